@@ -1,0 +1,195 @@
+"""Import a file into a workspace: validate, then store, all or nothing.
+
+This is the one function the CLI, the web upload and the demo loader call. Validation
+happens entirely before the store is touched, and the store writes a dataset version in a
+single transaction, so a refused or failed import leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from layers.codes import CodeBridge
+from layers.errors import InputError, NotFoundError
+from layers.report import ValidationReport
+from layers.schema import get_spec
+from layers.storage.base import DatasetVersion, Store
+from layers.validate import CODE_SYSTEMS, ImportResult, import_layer
+
+__all__ = ["ImportOutcome", "import_into_store"]
+
+VILLAGES_DATASET = "villages"
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did.
+
+    Attributes
+    ----------
+    version : DatasetVersion or None
+        The stored version (or the existing one when ``unchanged``); None when refused.
+    report : ValidationReport
+        The validation report.
+    stored : bool
+        True when a new version was written.
+    unchanged : bool
+        True when the same file, with the same options, is already the latest version.
+    """
+
+    version: DatasetVersion | None
+    report: ValidationReport
+    stored: bool
+    unchanged: bool = False
+    result: ImportResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected."""
+        return self.report.ok
+
+
+def _has_dataset(store: Store, workspace: str, name: str) -> bool:
+    try:
+        store.dataset_info(workspace, name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def import_into_store(
+    store: Store,
+    workspace: str,
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    name: str | None = None,
+    code_system: str = "kemendagri",
+    bridge: CodeBridge | str | os.PathLike | None = None,
+    crs: str | None = None,
+    mapping: dict[str, str] | None = None,
+    swap_repair: bool = False,
+    skip_rejected: bool = False,
+    user: str | None = None,
+    layer: str | None = None,
+    sheet: str | None = None,
+    note: str = "",
+    today: date | None = None,
+) -> ImportOutcome:
+    """Validate a file and store it as a new version of a dataset in a workspace.
+
+    Parameters
+    ----------
+    store : Store
+        Where to write.
+    workspace : str
+        Existing workspace name.
+    path : path-like
+        The file to import.
+    kind : {"villages", "facilities", "needs", "indicators"}
+        Layer kind.
+    name : str, optional
+        Dataset name (default: the kind). Versions count per name.
+    code_system : {"kemendagri", "bps"}
+        Code system of the file's village code column.
+    bridge : CodeBridge or path, optional
+        BPS <-> Kemendagri bridge (object or folder with the bridge CSV files).
+    crs, mapping, swap_repair, layer, sheet, today
+        Passed to :func:`layers.validate.import_layer`.
+    skip_rejected : bool
+        Store the accepted rows even when some were rejected (the report keeps every
+        rejected row). By default nothing is stored when any row is rejected.
+    user : str, optional
+        Who imported it.
+    note : str
+        Free text stored with the version.
+
+    Returns
+    -------
+    ImportOutcome
+
+    Raises
+    ------
+    InputError
+        For file-level problems (nothing is written).
+    NotFoundError
+        When the workspace does not exist.
+    """
+    spec = get_spec(kind)
+    if code_system not in CODE_SYSTEMS:
+        raise ValueError(
+            f"code_system must be one of {', '.join(CODE_SYSTEMS)}, not {code_system!r}"
+        )
+    store.get_workspace(workspace)
+    if not Path(path).exists():
+        raise InputError("file not found", file=str(path))
+    if bridge is not None and not isinstance(bridge, CodeBridge):
+        bridge = CodeBridge.from_directory(bridge)
+    villages = None
+    villages_ref = None
+    if spec.kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
+        info = store.dataset_info(workspace, VILLAGES_DATASET)
+        villages = store.read_dataset(workspace, VILLAGES_DATASET, version=info.version)
+        villages_ref = info.ref
+    result = import_layer(
+        path,
+        kind,
+        workspace_villages=villages,
+        bridge=bridge,
+        code_system=code_system,
+        crs=crs,
+        mapping=mapping,
+        swap_repair=swap_repair,
+        layer=layer,
+        sheet=sheet,
+        today=today,
+    )
+    report = result.report
+    options: dict[str, Any] = {
+        "kind": kind,
+        "code_system": code_system,
+        "crs": crs,
+        "mapping": mapping or {},
+        "swap_repair": swap_repair,
+        "skip_rejected": skip_rejected,
+        "layer": layer,
+        "sheet": sheet,
+        "villages": villages_ref,
+    }
+    report.notes["options"] = options
+    report.notes["column_map"] = result.column_map
+    dataset = name or spec.kind
+    if not result.ok and not skip_rejected:
+        return ImportOutcome(None, report, stored=False, result=result)
+    if len(result.data) == 0:
+        raise InputError("no row was accepted, so nothing was stored", file=result.source_name)
+    if _has_dataset(store, workspace, dataset):
+        latest = store.dataset_info(workspace, dataset)
+        if latest.kind != spec.kind:
+            raise InputError(
+                f"dataset {dataset!r} in {workspace!r} holds {latest.kind}, not {spec.kind}; "
+                "choose another name",
+                file=result.source_name,
+            )
+        previous = store.get_report(workspace, dataset, latest.version)
+        if (
+            latest.source_sha256 == result.source_sha256
+            and previous.get("notes", {}).get("options") == options
+        ):
+            return ImportOutcome(latest, report, stored=False, unchanged=True, result=result)
+    version = store.put_dataset(
+        workspace,
+        spec.kind,
+        result.data,
+        name=dataset,
+        source_name=result.source_name,
+        source_sha256=result.source_sha256,
+        report=report.to_dict(),
+        created_by=user,
+        note=note,
+    )
+    return ImportOutcome(version, report, stored=True, result=result)
