@@ -74,7 +74,8 @@ def place_points(points: np.ndarray, villages: np.ndarray, codes: np.ndarray) ->
     if not multi.any():
         return Placement(chosen, empty_overlaps)
     mp, mv = pt_pos[multi], vil_pos[multi]
-    depth = shapely.distance(points[mp], shapely.boundary(villages[mv]))
+    # Rounded so that equal depths (up to about 0.1 mm in degrees) fall to the code.
+    depth = np.round(shapely.distance(points[mp], shapely.boundary(villages[mv])), 9)
     order = np.lexsort((codes[mv].astype(str), -depth, mp))
     mp, mv = mp[order], mv[order]
     first = np.ones(len(mp), dtype=bool)

@@ -63,6 +63,9 @@ MESSAGES: dict[str, str] = {
     "id_duplicate": N_("id %(value)s appears more than once (first at row %(first)s)"),
     "id_generated": N_("no id given; generated %(value)s"),
     "village_unknown": N_("village code %(value)s is not in the workspace's villages"),
+    "village_type_differs": N_(
+        "the file says %(value)s but code %(kode)s makes it a %(derived)s; the code is used"
+    ),
     "value_required": N_("a value is required"),
     "value_not_allowed": N_("%(value)r is not one of: %(allowed)s"),
     "value_mapped": N_("%(value)r read as %(mapped)r"),

@@ -285,6 +285,7 @@ VILLAGES = LayerSpec(
         Column(
             "village_type",
             "category",
+            aliases=("jenis", "jenis_wilayah", "tipe_desa", "status_pemerintahan"),
             allowed=VILLAGE_TYPES,
             description="desa or kelurahan, from the first digit of the village part",
         ),
@@ -312,7 +313,6 @@ FACILITIES = LayerSpec(
                 "id",
                 "fid",
                 "kode_faskes",
-                "kode",
                 "npsn",
                 "kode_fasilitas",
                 "osm_id",
@@ -364,7 +364,13 @@ FACILITIES = LayerSpec(
             aliases=("source_code", "kode_sumber", "kode_faskes_bps"),
             description="the source system's own code (e.g. Kemenkes), kept as text",
         ),
-        Column("kode", "text", description="Kemendagri code of the village the point falls in"),
+        Column(
+            "kode",
+            "text",
+            aliases=("kode_desa", "kode_wilayah", "kode_kemendagri", "village_code"),
+            description="Kemendagri code of the village the point falls in (a given code is "
+            "checked against the location)",
+        ),
     ),
 )
 

@@ -666,7 +666,7 @@ def validate_layer(
             report.add("warning", "column_ignored", value=", ".join(extra))
         geom = _check_crs(raw, crs, report) if spec.geometry else None
         if spec.kind == "villages":
-            data = _villages(v, geom)
+            data = _villages(v, geom, found)
         else:
             data = _points(v, geom, found, workspace_villages, bridge, swap_repair, today)
     report.accepted = len(data)
@@ -682,7 +682,7 @@ def validate_layer(
     )
 
 
-def _villages(v: _Validator, geom: gpd.GeoSeries) -> gpd.GeoDataFrame:
+def _villages(v: _Validator, geom: gpd.GeoSeries, found: dict[str, str]) -> gpd.GeoDataFrame:
     values = _check_polygons(v, geom)
     kode = v.out["kode"]
     _reject_duplicates(v, kode, "code_duplicate", v.spec.column("kode").name)
@@ -700,7 +700,13 @@ def _villages(v: _Validator, geom: gpd.GeoSeries) -> gpd.GeoDataFrame:
     given = v.out.get("village_type")
     if given is not None:
         differs = given.notna().to_numpy() & (given.to_numpy() != derived)
-        v.warn(differs, "value_mapped", "jenis", given.to_numpy(), mapped="from the code")
+        v.warn(
+            differs,
+            "village_type_differs",
+            found.get("village_type"),
+            given.to_numpy(),
+            per_row={"kode": kode.to_numpy(), "derived": derived},
+        )
     out["village_type"] = derived
     out["population"] = v.out.get("population", pd.Series([np.nan] * len(kode))).to_numpy()
     gdf = gpd.GeoDataFrame(out, geometry=values, crs=STORAGE_CRS)

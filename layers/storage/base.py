@@ -237,12 +237,16 @@ def check_bbox(bbox: Sequence[float]) -> Bounds:
     try:
         values = tuple(float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise StoreError(f"bbox must be four numbers (minx, miny, maxx, maxy), not {bbox!r}") from None
+        raise StoreError(
+            f"bbox must be four numbers (minx, miny, maxx, maxy), not {bbox!r}"
+        ) from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise StoreError(f"bbox must be four finite numbers (minx, miny, maxx, maxy), not {bbox!r}")
     minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
-        raise StoreError(f"bbox {bbox!r} has min greater than max; expected (minx, miny, maxx, maxy)")
+        raise StoreError(
+            f"bbox {bbox!r} has min greater than max; expected (minx, miny, maxx, maxy)"
+        )
     return values  # type: ignore[return-value]
 
 
@@ -564,7 +568,9 @@ class SQLStore(Store):
             )
             self._delete_features(conn, dataset_ids)
             conn.execute(chunks_table.delete().where(chunks_table.c.dataset_id.in_(dataset_ids)))
-            conn.execute(datasets_table.delete().where(datasets_table.c.workspace_id == workspace_id))
+            conn.execute(
+                datasets_table.delete().where(datasets_table.c.workspace_id == workspace_id)
+            )
             conn.execute(workspaces_table.delete().where(workspaces_table.c.id == workspace_id))
 
     # -- datasets: metadata ----------------------------------------------------------------
@@ -739,7 +745,9 @@ class SQLStore(Store):
         if source_sha256 is not None:
             source_sha256 = str(source_sha256).lower()
             if not SHA256_PATTERN.fullmatch(source_sha256):
-                raise StoreError(f"source_sha256 must be 64 hexadecimal digits, not {source_sha256!r}")
+                raise StoreError(
+                    f"source_sha256 must be 64 hexadecimal digits, not {source_sha256!r}"
+                )
         if isinstance(report, ValidationReport):
             report = report.to_dict()
         if not isinstance(report, dict):
@@ -855,7 +863,9 @@ class SQLStore(Store):
                     chunks_table.c.miny,
                     chunks_table.c.maxx,
                     chunks_table.c.maxy,
-                ).where(chunks_table.c.dataset_id == row.id).order_by(chunks_table.c.seq)
+                )
+                .where(chunks_table.c.dataset_id == row.id)
+                .order_by(chunks_table.c.seq)
             ).all()
             refs = []
             first = 0
@@ -864,7 +874,9 @@ class SQLStore(Store):
                 refs.append(ChunkRef(c.seq, first, c.row_count, box))
                 first += c.row_count
             if query_bbox is not None:
-                refs = [r for r in refs if r.bbox is not None and codec.boxes_meet(r.bbox, query_bbox)]
+                refs = [
+                    r for r in refs if r.bbox is not None and codec.boxes_meet(r.bbox, query_bbox)
+                ]
             return self._read_features(conn, row, reader, refs, query_bbox)
 
     def _fetch_chunks(self, conn: Connection, dataset_id: int, refs: list[ChunkRef]) -> list[bytes]:
@@ -883,7 +895,9 @@ class SQLStore(Store):
         query = query.add_columns(chunks_table.c.seq)
         return [data for data, seq in conn.execute(query) if seq in wanted]
 
-    def _insert_chunks(self, conn: Connection, dataset_id: int, parts: Iterator[codec.Part]) -> None:
+    def _insert_chunks(
+        self, conn: Connection, dataset_id: int, parts: Iterator[codec.Part]
+    ) -> None:
         """Encode and insert chunks one by one (a failure leaves the transaction to roll back)."""
         for part in parts:
             conn.execute(
