@@ -36,11 +36,12 @@ the report as ignored, never silently dropped.
 This page is generated from `layers/schema.py` by `scripts/make_layers_doc.py`.
 """
 
-INDICATOR_NOTE = """Indicator tables keep every further column whose values are numbers (decimal
-point or comma); columns of mostly text (names, status labels) are listed in the report as ignored. A
-column named `tahun`, `year`, `periode` or `period` makes the table long: one row per village and
-period. With `--code-system bps` the BPS village code is translated through the village crosswalk
-and kept in `kode_bps`, with the crosswalk's match method in `crosswalk_method`.
+INDICATOR_NOTE = """\
+Indicator tables keep every further column whose values are numbers (decimal point or comma);
+columns of mostly text (names, status labels) are listed in the report as ignored. A column
+named `tahun`, `year`, `periode` or `period` makes the table long: one row per village and
+period. With `--code-system bps` the BPS village code is translated through the village
+crosswalk and kept in `kode_bps`, with the crosswalk's match method in `crosswalk_method`.
 """
 
 

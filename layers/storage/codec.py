@@ -18,6 +18,7 @@ bounding-box centres, so that each chunk covers a compact area; a hidden column
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -406,15 +407,13 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
             plain[label] = pd.Series(values, copy=False).reset_index(drop=True)
         index_schema = {"levels": levels}
 
-    frame = pd.DataFrame({k: v.reset_index(drop=True) for k, v in plain.items()}, copy=False)
+    frame = pd.DataFrame(
+        {k: v.reset_index(drop=True) for k, v in plain.items()}, index=pd.RangeIndex(n), copy=False
+    )
     try:
         attributes = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise StoreError(f"the layer cannot be stored: {exc}") from None
-    if attributes.num_rows != n:  # a frame without columns
-        attributes = pa.table({ROW_COLUMN: pa.array(np.arange(n, dtype=np.int64))}).drop_columns(
-            [ROW_COLUMN]
-        )
 
     # Rough WKB size per row so that chunks of big polygons stay a manageable size.
     sizes = np.full(n, 64, dtype=np.int64)
@@ -429,9 +428,12 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
         order = hilbert_order(bounds_rows, extent)
         if not np.array_equal(order, np.arange(n)):
             ordinals = order.astype(np.int64)
-            attributes = attributes.take(pa.array(ordinals)).append_column(
-                ROW_COLUMN, pa.array(ordinals)
-            )
+            if attributes.num_columns:
+                attributes = attributes.take(pa.array(ordinals)).append_column(
+                    ROW_COLUMN, pa.array(ordinals)
+                )
+            else:
+                attributes = pa.table({ROW_COLUMN: pa.array(ordinals)})
             geometries = {g: v[ordinals] for g, v in geometries.items()}
             bounds_rows = bounds_rows[ordinals]
             sizes = sizes[ordinals]
@@ -481,8 +483,6 @@ def encode_chunk(part: Part) -> bytes:
     table = pa.Table.from_arrays(arrays, names=part.order)
     metadata = dict(part.table.schema.metadata or {})
     if geo_columns:
-        import json
-
         metadata[b"geo"] = json.dumps(
             {"version": "1.1.0", "primary_column": part.primary, "columns": geo_columns}
         ).encode()
@@ -628,7 +628,13 @@ class Reader:
             if len(ext_ordinals) != table.num_rows or not np.array_equal(ext_ordinals, ordinals):
                 raise StoreError(f"{self.ref} is damaged: its geometries and attributes disagree")
             geometries[self.active] = ext_geoms
-        return self._frame(table, geometries, ordinals, table.num_rows)
+        if ordinals is not None:
+            n = len(ordinals)
+        elif geometries:
+            n = len(next(iter(geometries.values())))
+        else:
+            n = table.num_rows
+        return self._frame(table, geometries, ordinals, n)
 
     # -- building the frame ---------------------------------------------------------------
 
@@ -665,8 +671,6 @@ class Reader:
                 data[name] = self._column(table, plain, name, spec["dtype"])
         index = self._index(table, plain, ordinals, n)
         frame = pd.DataFrame(data, index=index, copy=False)
-        if frame.shape[1] != len(self.selected):  # no columns at all
-            frame = pd.DataFrame(index=index)
         if self.schema["frame"] == "GeoDataFrame":
             return (
                 gpd.GeoDataFrame(frame, geometry=self.active)

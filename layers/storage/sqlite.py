@@ -1,0 +1,112 @@
+"""The default store: one SQLite file, no server.
+
+Metadata rows and GeoParquet chunks (:mod:`layers.storage.codec`) live in the same file.
+The database runs in WAL mode so the web app keeps serving (readers never wait) while the
+command line imports (one writer at a time; a second writer waits up to
+:data:`BUSY_TIMEOUT_S` seconds). Every write starts with ``BEGIN IMMEDIATE`` so two
+writers never deadlock upgrading a read lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+from layers.errors import StoreError
+from layers.storage import codec
+from layers.storage.base import Bounds, ChunkRef, SQLStore
+
+#: How long a writer waits for another writer to finish, in seconds.
+BUSY_TIMEOUT_S = 30
+#: Largest WAL file kept after a checkpoint, in bytes (big imports grow it temporarily).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event below emit BEGIN itself instead of the sqlite3
+    # module's implicit transactions, so reads are transactions too (consistent snapshots).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("jangkau_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class SQLiteStore(SQLStore):
+    """Store in one SQLite file (or in memory for ``sqlite://``).
+
+    Parameters
+    ----------
+    url : str
+        ``sqlite:///relative/path.sqlite``, ``sqlite:////absolute/path.sqlite`` or
+        ``sqlite://`` (in memory, for tests). The file's folder is created when missing.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        database = parsed.database
+        memory = database in (None, "", ":memory:")
+        if memory:
+            engine = sa.create_engine(
+                "sqlite+pysqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+        else:
+            path = Path(database).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for the store {path}: {exc}") from exc
+            engine = sa.create_engine(
+                parsed.set(drivername="sqlite+pysqlite", database=str(path)),
+                connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            )
+        sa.event.listen(engine, "connect", _on_connect)
+        sa.event.listen(engine, "begin", _on_begin)
+        super().__init__(engine, url)
+        self.path = None if memory else path
+        if not memory:
+            self._set_wal()
+
+    def _set_wal(self) -> None:
+        # The journal mode is a property of the file; switching needs no open transaction.
+        try:
+            with self.engine.connect() as conn:
+                mode = conn.exec_driver_sql("PRAGMA journal_mode = WAL").scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        if str(mode).lower() != "wal":
+            raise StoreError(f"the store {self.path} cannot use write-ahead logging (mode {mode})")
+
+    def _write_features(self, conn: Connection, dataset_id: int, snapshot: codec.Snapshot) -> None:
+        self._insert_chunks(conn, dataset_id, snapshot.parts())
+
+    def _read_features(
+        self,
+        conn: Connection,
+        row: Any,
+        reader: codec.Reader,
+        refs: list[ChunkRef],
+        bbox: Bounds | None,
+    ) -> pd.DataFrame:
+        blobs = self._fetch_chunks(conn, row.id, refs)
+        table = reader.decode(blobs)
+        return reader.restore(
+            table,
+            [(r.first_row, r.row_count) for r in refs],
+            row_count=row.row_count,
+            bbox=bbox,
+        )
