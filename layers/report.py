@@ -44,7 +44,10 @@ MESSAGES: dict[str, str] = {
         "latitude and longitude look swapped (the point falls in the area only when swapped); "
         "import with swap repair to fix"
     ),
-    "coordinate_invalid": N_("coordinate %(value)s is not a valid %(axis)s"),
+    "coordinate_invalid": N_("%(value)r is not a coordinate (a number in degrees)"),
+    "coordinate_out_of_range": N_(
+        "latitude, longitude %(value)s is outside -90..90, -180..180 degrees"
+    ),
     "point_outside_villages": N_("the point is outside every village of the workspace"),
     "point_outside_area": N_("the point is outside the workspace area"),
     "point_in_overlap": N_(

@@ -399,7 +399,15 @@ NEEDS = LayerSpec(
             "severity",
             "int",
             True,
-            ("severity", "tingkat", "keparahan", "prioritas", "urgensi", "skala"),
+            (
+                "severity",
+                "tingkat",
+                "keparahan",
+                "tingkat_keparahan",
+                "prioritas",
+                "urgensi",
+                "skala",
+            ),
             description="1 (minor) to 5 (critical)",
         ),
         Column(

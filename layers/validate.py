@@ -427,8 +427,14 @@ def _check_points(
     values = geom.to_numpy(dtype=object).copy()
     if "_coord_error" in v.frame.columns:
         err = _blank(v.frame["_coord_error"])
+        bad = err.notna().to_numpy()
+        # Name the column that holds the bad value; fall back to all coordinate columns.
+        for column in v.raw.coordinate_columns:
+            if column in v.frame.columns:
+                holds = (_blank(v.frame[column]) == err).fillna(False).to_numpy()
+                v.reject(bad & holds, "coordinate_invalid", column, err)
         col = ",".join(v.raw.coordinate_columns) or "coordinates"
-        v.reject(err.notna().to_numpy(), "coordinate_invalid", col, err, axis="coordinate")
+        v.reject(bad, "coordinate_invalid", col, err)
     missing = shapely.is_missing(values)
     if not optional:
         v.reject(missing, "geometry_missing", "geometry")
@@ -481,13 +487,7 @@ def _check_points(
     coords = np.array([f"{a:g}, {b:g}" for a, b in zip(y[bad], x[bad], strict=True)], dtype=object)
     vals = np.full(len(values), None, dtype=object)
     vals[bad] = coords
-    v.reject(
-        bad,
-        "coordinate_invalid",
-        ",".join(v.raw.coordinate_columns) or "geometry",
-        vals,
-        axis="latitude, longitude pair",
-    )
+    v.reject(bad, "coordinate_out_of_range", ",".join(v.raw.coordinate_columns) or "geometry", vals)
     return values
 
 
@@ -642,7 +642,9 @@ def validate_layer(
         raise InputError("the file has no rows", file=raw.source)
     columns = [str(c) for c in raw.frame.columns]
     found = match_columns(columns, spec, mapping, raw.source)
-    geo = raw.frame.geometry.notna().any() if "geometry" in raw.frame.columns else False
+    geo = bool(raw.coordinate_columns) or (
+        "geometry" in raw.frame.columns and bool(raw.frame.geometry.notna().any())
+    )
     _require(spec, found, columns, raw.source, bool(geo))
     v = _Validator(raw, spec, report)
 

@@ -47,7 +47,7 @@ N_MUSRENBANG = 80
 
 # PODES 2019 variables kept for the demo (labels come from podes2019_dictionary.csv).
 PODES_KEEP: tuple[str, ...] = (
-    # identification
+    # identification (the two names are text, everything else is a number)
     "R103N", "R104N", "R107",
     # families (the only per-village size measure) by electricity
     "R401A1", "R401A2", "R401B",
@@ -77,6 +77,8 @@ PODES_KEEP: tuple[str, ...] = (
     # natural disasters 2018-2019
     "R1001AK2", "R1001BK2", "R1001CK2", "R1001IK2", "R1001JK2",
 )  # fmt: skip
+
+PODES_TEXT: tuple[str, ...] = ("R103N", "R104N")
 
 NEED_CATEGORIES: tuple[str, ...] = (
     "air bersih", "sanitasi", "kesehatan", "gizi", "pendidikan", "ekonomi",
@@ -198,7 +200,7 @@ MONTHS = (
 ROMAN = ("I", "II", "III", "IV", "V", "VI")
 
 
-# --- small I/O helpers ---------------------------------------------------------------------
+# --- small I/O functions -------------------------------------------------------------------
 
 
 def read_json(path: Path) -> dict:
@@ -371,7 +373,8 @@ def podes_numbers(
 ) -> pd.DataFrame:
     """PODES variables as numbers, one row per village (source order); NaN where unlinked."""
     link = bridge.villages_to_kemendagri(podes["kode_bps_desa"]).kode
-    num = podes[list(PODES_KEEP[3:])].apply(pd.to_numeric, errors="coerce")
+    numeric = [c for c in PODES_KEEP if c not in PODES_TEXT]
+    num = podes[numeric].apply(pd.to_numeric, errors="coerce")
     num.index = link.to_numpy()
     num = num[num.index.notna()]
     return num.reindex(villages["kode"].to_numpy())

@@ -142,7 +142,7 @@ IND_HEAD = "kode_desa,jumlah_kk\n"
 CASES = [
     # ---- file level: InputError, nothing read into the store ----
     Case("empty-file", "facilities", raw_bytes("kosong.csv", b""), "empty"),
-    Case("header-only", "facilities", csv(FAC_HEAD), "no rows"),
+    Case("header-only", "facilities", csv(FAC_HEAD), "no data rows"),
     Case("unknown-extension", "facilities", raw_bytes("laporan.docx", b"PK\x03\x04"), ".csv"),
     Case("corrupt-zip", "villages", raw_bytes("batas.zip", b"PK\x03\x04 not really"), "archive"),
     Case("zip-without-shp", "villages", zipped({"baca.txt": b"hello"}), ".shp"),
