@@ -79,6 +79,12 @@ MESSAGES: dict[str, str] = {
     "date_future": N_("the date %(value)s is in the future"),
     "sentinel_unknown": N_("%(value)s is the census code for unknown or very far; stored as empty"),
     "column_ignored": N_("column not used by this layer: %(value)s"),
+    "raster_band_used": N_(
+        "the raster has %(count)s bands; band %(band)s is used as people per cell"
+    ),
+    "raster_no_nodata": N_("the raster declares no nodata value; every cell is taken as people"),
+    "raster_negative_cells": N_("%(count)s cells held negative people; set to nodata"),
+    "raster_partial_coverage": N_("the raster covers only %(share)s of the villages' area"),
     "name_missing": N_("no name given; using %(value)s"),
 }
 
