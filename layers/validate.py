@@ -198,11 +198,23 @@ def _require(spec: LayerSpec, found: dict[str, str], columns: list[str], file: s
         )
 
 
+_EMPTY = ("", "nan", "NaN", "None", "NULL", "null", "-")
+
+
+def _by_unique(series: pd.Series, func) -> pd.Series:
+    """Apply ``func`` to each distinct value once (columns repeat few values many times)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=series.index, dtype="object")
+
+
 def _blank(series: pd.Series) -> pd.Series:
-    """Text with surrounding space removed; empty strings become missing."""
-    text = series.astype("object").where(series.notna(), None)
-    text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-    return text.where(~text.isin(["", "nan", "NaN", "None", "NULL", "null", "-"]), None)
+    """Text with surrounding space removed; empty strings become missing (object dtype)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return series.astype("object").where(series.notna(), None)
+    text = series.astype("string").str.strip()
+    text = text.where(~text.isin(_EMPTY))
+    return text.astype("object").where(text.notna(), None)
 
 
 def _to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -222,18 +234,22 @@ def _to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dates (ISO first, then day-first as Indonesians write them)."""
+    """Parse dates: ISO first (the calendar date as written, time and zone dropped, so a
+    KoboToolbox ``2024-03-05T06:00+07:00`` stays 5 March), then day-first as Indonesians
+    write them (``05/03/2024``)."""
     text = _blank(series)
     present = text.notna()
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize(None) if series.dt.tz else series, present & series.isna()
+        naive = series.dt.tz_localize(None) if series.dt.tz else series
+        return naive.dt.normalize().astype("datetime64[ns]"), present & series.isna()
     s = text.astype("string")
-    parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=True)
-    rest = present & parsed.isna()
+    iso_day = s.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", expand=False)
+    parsed = pd.to_datetime(iso_day, format="%Y-%m-%d", errors="coerce")
+    rest = present & parsed.isna() & iso_day.isna()
     if rest.any():
-        parsed.loc[rest] = pd.to_datetime(s[rest], dayfirst=True, errors="coerce", utc=True)
-    parsed = parsed.dt.tz_convert(None).dt.normalize()
-    return parsed.astype("datetime64[ns]"), present & parsed.isna()
+        parsed.loc[rest] = pd.to_datetime(s[rest], dayfirst=True, errors="coerce", format="mixed")
+    parsed = parsed.dt.normalize().astype("datetime64[ns]")
+    return parsed, present & parsed.isna()
 
 
 class _Validator:
@@ -286,10 +302,10 @@ def _check_values(v: _Validator, found: dict[str, str]) -> None:
         elif col.dtype == "category":
             values = _blank(raw)
             vocab = VOCABULARIES.get((spec.kind, col.name), {a: a for a in col.allowed})
-            lowered = values.map(
-                lambda t: re.sub(r"\s+", " ", t.lower()) if isinstance(t, str) else t
+            # Kobo exports answer names (``air_bersih``); people type labels ("Air Bersih").
+            mapped = _by_unique(
+                values, lambda t, vocab=vocab: vocab.get(re.sub(r"[\s_]+", " ", t.lower()))
             )
-            mapped = lowered.map(vocab)
             missing = values.isna()
             if col.required:
                 v.reject(missing.to_numpy(), "value_required", source)
