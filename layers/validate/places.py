@@ -1,0 +1,109 @@
+"""Village codes for rows: from the code column (BPS through the crosswalk) or the point."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers import codes as codes_mod
+from layers.errors import InputError
+from layers.placement import place_points
+from layers.validate.cells import blank
+from layers.validate.checker import RowChecker
+
+
+def place_in_villages(
+    v: RowChecker,
+    values: np.ndarray,
+    villages: gpd.GeoDataFrame | None,
+    given_kode: pd.Series | None,
+) -> pd.Series:
+    """Assign village codes from points; warn about outside, overlap and disagreement."""
+    kode = pd.Series([None] * len(values), dtype="object")
+    if villages is None or len(villages) == 0:
+        if given_kode is not None:
+            kode = given_kode.reset_index(drop=True)
+        v.report.notes["placement"] = "no villages in the workspace: points were not placed"
+        return kode
+    village_geoms = villages.geometry.to_numpy()
+    village_codes = villages["kode"].to_numpy(dtype=object)
+    live = v.keep & ~shapely.is_missing(values)
+    placement = place_points(np.where(live, values, None), village_geoms, village_codes)
+    chosen = placement.village
+    placed = chosen >= 0
+    kode[placed] = village_codes[chosen[placed]]
+    v.warn(live & ~placed, "point_outside_villages", "geometry")
+    if len(placement.overlaps):
+        pts = placement.overlaps["point"].to_numpy()
+        mask = np.zeros(len(values), dtype=bool)
+        mask[pts] = True
+        cand = np.full(len(values), None, dtype=object)
+        cand[pts] = [
+            ", ".join(village_codes[c] for c in cs) for cs in placement.overlaps["candidates"]
+        ]
+        chosen_code = np.full(len(values), None, dtype=object)
+        chosen_code[pts] = village_codes[chosen[pts]]
+        count = np.zeros(len(values), dtype=np.int64)
+        count[pts] = [len(c) for c in placement.overlaps["candidates"]]
+        v.warn(
+            mask,
+            "point_in_overlap",
+            "geometry",
+            per_row={"codes": cand, "chosen": chosen_code, "count": count},
+        )
+    if given_kode is not None:
+        given = given_kode.reset_index(drop=True).to_numpy(dtype=object)
+        has_given = pd.notna(given)
+        without_point = ~live & has_given
+        kode[without_point] = given[without_point]
+        found_codes = kode.to_numpy(dtype=object)
+        differs = placed & has_given & (given != found_codes)
+        v.warn(
+            differs,
+            "code_disagrees_with_location",
+            "kode",
+            per_row={"expected": given, "found": found_codes},
+        )
+    return kode
+
+
+def village_codes(
+    v: RowChecker, found: dict[str, str], code_system: str, bridge: codes_mod.CodeBridge | None
+) -> pd.Series | None:
+    """Normalise the layer's village code column (translating BPS codes by crosswalk)."""
+    source = found.get("kode")
+    if source is None:
+        return None
+    raw = blank(v.frame[source])
+    if code_system == "bps":
+        if bridge is None:
+            raise InputError(
+                "BPS codes can only be joined through the BPS-Kemendagri bridge and village "
+                "crosswalk; give the bridge folder (--bridge)",
+                file=v.raw.source,
+            )
+        result = bridge.villages_to_kemendagri(raw)
+        unmatched = (raw.notna() & result.kode.isna()).to_numpy()
+        v.reject(
+            unmatched, "code_unmatched", source, raw, system="BPS", table="the village crosswalk"
+        )
+        v.report.unmatched_codes.update(result.unmatched)
+        fuzzy = result.method.str.startswith("fuzzy").to_numpy() & ~unmatched
+        v.warn(fuzzy, "crosswalk_fuzzy", source, raw, per_row={"mapped": result.kode})
+        v.out["kode_bps"] = raw
+        v.out["crosswalk_method"] = result.method
+        kode = result.kode
+    else:
+        kode, errors = codes_mod.normalize_kemendagri_series(raw)
+        bad = (raw.notna() & kode.isna()).to_numpy()
+        v.reject(bad, "code_invalid", source, raw, per_row={"reason": errors}, system="Kemendagri")
+        unmatched = {}
+        if v.spec.kind == "indicators":
+            unmatched = raw[bad].value_counts().to_dict()
+        v.report.unmatched_codes.update({str(k): int(n) for k, n in unmatched.items()})
+    required = v.spec.column("kode").required
+    if required:
+        v.reject(raw.isna().to_numpy(), "value_required", source)
+    return kode
