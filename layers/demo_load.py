@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from layers.codes import CodeBridge
-from layers.demo import DEMO_DIR, DEMO_WORKSPACE, demo_manifest
+from layers.demo import DEMO_DIR, DEMO_TITLE, DEMO_WORKSPACE, demo_manifest
 from layers.errors import NotFoundError
 from layers.importer import ImportOutcome, import_into_store
+from layers.report import N_
 from layers.schema import KINDS
 from layers.storage.base import Store
 
 __all__ = ["load_demo"]
+
+DEMO_DESCRIPTION = N_(
+    "Demo area bundled with Jangkau: the villages, health facilities, PODES and IDM "
+    "of Kabupaten Merangin, Jambi, with simulated needs reports and population"
+)
 
 #: Order matters: villages first, so facilities and needs are placed in them.
 _ORDER = {"villages": 0, "facilities": 1, "needs": 2, "indicators": 3}
@@ -53,8 +59,8 @@ def load_demo(
     except NotFoundError:
         store.create_workspace(
             workspace,
-            title="Kabupaten Merangin (15.02)",
-            description="Demo area bundled with Jangkau: Kabupaten Merangin, Jambi",
+            title=DEMO_TITLE,
+            description=DEMO_DESCRIPTION,
         )
     files = sorted(
         (f for f in demo_manifest() if f.kind in KINDS),

@@ -61,7 +61,7 @@ MESSAGES: dict[str, str] = {
     "crosswalk_fuzzy": N_(
         "BPS code %(value)s matched %(mapped)s by a fuzzy name match in the crosswalk; review it"
     ),
-    "code_unmatched": N_("%(system)s code %(value)s has no match in %(table)s"),
+    "code_unmatched": N_("BPS code %(value)s has no Kemendagri match in the village crosswalk"),
     "code_duplicate": N_("code %(value)s appears more than once (first at row %(first)s)"),
     "id_duplicate": N_("id %(value)s appears more than once (first at row %(first)s)"),
     "id_generated": N_("no id given; generated %(value)s"),

@@ -44,5 +44,5 @@ if [ -f package.json ]; then
 fi
 
 if [ -d geoapp/translations ]; then
-  pybabel compile -q -d geoapp/translations
+  pybabel compile -d geoapp/translations >/dev/null
 fi

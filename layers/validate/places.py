@@ -86,9 +86,7 @@ def village_codes(
             )
         result = bridge.villages_to_kemendagri(raw)
         unmatched = (raw.notna() & result.kode.isna()).to_numpy()
-        v.reject(
-            unmatched, "code_unmatched", source, raw, system="BPS", table="the village crosswalk"
-        )
+        v.reject(unmatched, "code_unmatched", source, raw)
         v.report.unmatched_codes.update(result.unmatched)
         fuzzy = result.method.str.startswith("fuzzy").to_numpy() & ~unmatched
         v.warn(fuzzy, "crosswalk_fuzzy", source, raw, per_row={"mapped": result.kode})
