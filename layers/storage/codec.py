@@ -11,8 +11,8 @@ booleans, categoricals with their categories and order, timezone-aware datetimes
 order and a non-default index. The dtypes are kept in a JSON *schema* stored with the
 version's metadata row, and the restored frame is checked against it.
 
-Layers larger than one chunk are stored in Hilbert-curve order of their geometries'
-bounding-box centres, so that each chunk covers a compact area; a hidden column
+Layers larger than one chunk are stored in tiles (:func:`tile_order`), so that each chunk
+covers a compact area and a bbox read opens few chunks; a hidden column
 (:data:`ROW_COLUMN`) keeps every row's original position and reads restore it.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -202,48 +202,43 @@ def _extent(bounds: np.ndarray) -> Bounds | None:
     )
 
 
-def hilbert_order(bounds: np.ndarray, extent: Bounds, level: int = 16) -> np.ndarray:
-    """Return row positions sorted along a Hilbert curve through the bounding-box centres.
+def tile_order(bounds: np.ndarray, chunk_rows: int) -> np.ndarray:
+    """Return row positions in sort-tile order: vertical strips by x, each sorted by y.
 
-    Rows without a bounding box (None or empty geometries) go last, in their order.
+    The strips hold a whole number of chunks, so consecutive runs of ``chunk_rows`` rows
+    cover compact, nearly square tiles (the packing of an STR tree). Rows without a
+    bounding box (None or empty geometries) go last, in their order.
     """
-    n = 1 << level
     x = (bounds[:, 0] + bounds[:, 2]) / 2
     y = (bounds[:, 1] + bounds[:, 3]) / 2
-    missing = np.isnan(x)
-    width = max(extent[2] - extent[0], 1e-300)
-    height = max(extent[3] - extent[1], 1e-300)
-    with np.errstate(invalid="ignore"):
-        xi = np.clip(np.nan_to_num((x - extent[0]) / width * (n - 1)), 0, n - 1).astype(np.int64)
-        yi = np.clip(np.nan_to_num((y - extent[1]) / height * (n - 1)), 0, n - 1).astype(np.int64)
-    key = np.zeros(len(x), dtype=np.int64)
-    s = n >> 1
-    while s > 0:
-        rx = (xi & s) > 0
-        ry = (yi & s) > 0
-        key += s * s * ((3 * rx) ^ ry)
-        # rotate the quadrant so the curve stays continuous
-        flip = ~ry & rx
-        xi = np.where(flip, n - 1 - xi, xi)
-        yi = np.where(flip, n - 1 - yi, yi)
-        swap = ~ry
-        xi, yi = np.where(swap, yi, xi), np.where(swap, xi, yi)
-        s >>= 1
-    key[missing] = np.iinfo(np.int64).max
-    return np.argsort(key, kind="stable")
+    valid = ~np.isnan(x)
+    located = np.flatnonzero(valid)
+    m = len(located)
+    chunks = max(1, math.ceil(m / chunk_rows))
+    strips = math.ceil(math.sqrt(chunks))
+    strip_rows = math.ceil(chunks / strips) * chunk_rows
+    by_x = np.argsort(x[located], kind="stable")
+    strip = np.empty(m, dtype=np.int64)
+    strip[by_x] = np.arange(m, dtype=np.int64) // strip_rows
+    by_y = np.argsort(y[located], kind="stable")
+    order = located[by_y[np.argsort(strip[by_y], kind="stable")]]
+    return np.concatenate([order, np.flatnonzero(~valid)])
 
 
-def _geometry_types(geometries: np.ndarray) -> list[str]:
-    """GeoParquet ``geometry_types`` of the non-empty geometries present."""
-    present = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-    if not present.any():
-        return []
-    kept = geometries[present]
-    codes = shapely.get_type_id(kept) * 2 + shapely.has_z(kept)
-    names = []
-    for code in np.unique(codes):
-        names.append(_GEOMETRY_NAMES[int(code) // 2] + (" Z" if code % 2 else ""))
-    return sorted(set(names))
+def _geometry_types(codes: np.ndarray) -> list[str]:
+    """GeoParquet ``geometry_types`` from :func:`_type_codes` values (-1 for None)."""
+    names = {
+        _GEOMETRY_NAMES[int(code) // 2] + (" Z" if code % 2 else "")
+        for code in np.unique(codes)
+        if code >= 0
+    }
+    return sorted(names)
+
+
+def _type_codes(geometries: np.ndarray) -> np.ndarray:
+    """Per-row geometry type id times two plus one when it has Z; -1 for None."""
+    type_id = shapely.get_type_id(geometries).astype(np.int16)
+    return np.where(type_id >= 0, type_id * 2 + shapely.has_z(geometries), -1).astype(np.int16)
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -251,17 +246,28 @@ def _geometry_types(geometries: np.ndarray) -> list[str]:
 
 @dataclass
 class Part:
-    """One chunk to write: a slice of the snapshot in storage order."""
+    """One chunk to write: a run of rows of the snapshot in storage order.
+
+    Attributes
+    ----------
+    seq : int
+        Chunk number, from 0.
+    start, row_count : int
+        First storage-order row and number of rows.
+    bbox : tuple or None
+        Extent of the active geometry column in the chunk.
+    table : pyarrow.Table
+        The chunk's columns (geometries as WKB, hidden columns last).
+    geo : dict or None
+        The GeoParquet ``geo`` metadata for the chunk.
+    """
 
     seq: int
+    start: int
     row_count: int
     bbox: Bounds | None
-    table: pa.Table  # the non-geometry columns (and hidden ones)
-    geometries: dict[str, np.ndarray]  # the geometry columns to encode as WKB
-    order: list[str]  # column order of the chunk
-    crs: dict[str, str | None]  # CRS text by geometry column
-    primary: str | None
-    start: int = 0  # first storage-order row
+    table: pa.Table
+    geo: dict[str, Any] | None
 
 
 @dataclass
@@ -278,48 +284,64 @@ class Snapshot:
         CRS of the active geometry column (``"EPSG:4326"`` or PROJJSON).
     bounds : tuple or None
         Extent of the active geometry column.
+    table : pyarrow.Table
+        Every column in storage order; geometries as WKB.
     """
 
     row_count: int
     schema: dict[str, Any]
     crs: str | None
     bounds: Bounds | None
-    attributes: pa.Table
-    geometries: dict[str, np.ndarray]
+    table: pa.Table
     active: str | None
-    cuts: list[tuple[int, int, Bounds | None]] = field(default_factory=list)
+    cuts: list[tuple[int, int]]
+    row_bounds: np.ndarray  # (n, 4) bounds of the active geometry, storage order
+    type_codes: dict[str, np.ndarray]  # per geometry column, storage order
     ordinals: np.ndarray | None = None  # original position of each storage-order row
 
     def parts(self, *, with_active: bool = True) -> Iterator[Part]:
         """Yield the chunks in order; ``with_active=False`` leaves the active geometry out."""
-        geometry_names = [g for g in self.geometries if with_active or g != self.active]
-        order = [
-            c["name"] for c in self.schema["columns"] if with_active or c["name"] != self.active
-        ]
-        order += [n for n in self.attributes.column_names if n.startswith(RESERVED_PREFIX)]
+        table = self.table
+        if not with_active and self.active is not None:
+            table = table.drop_columns([self.active])
         crs = {c["name"]: c["geometry"]["crs"] for c in self.schema["columns"] if "geometry" in c}
-        primary = self.active if with_active else (geometry_names[0] if geometry_names else None)
-        for seq, (start, stop, bbox) in enumerate(self.cuts):
+        geometry_names = [g for g in crs if g in table.column_names]
+        primary = self.active if self.active in geometry_names else None
+        if primary is None and geometry_names:
+            primary = geometry_names[0]
+        for seq, (start, stop) in enumerate(self.cuts):
+            bbox = _extent(self.row_bounds[start:stop]) if self.active else None
+            geo = None
+            if geometry_names:
+                columns = {}
+                for name in geometry_names:
+                    meta: dict[str, Any] = {
+                        "encoding": "WKB",
+                        "geometry_types": _geometry_types(self.type_codes[name][start:stop]),
+                    }
+                    if crs[name] is not None:
+                        meta["crs"] = CRS.from_user_input(crs[name]).to_json_dict()
+                    if name == self.active and bbox is not None:
+                        meta["bbox"] = list(bbox)
+                    columns[name] = meta
+                geo = {"version": "1.1.0", "primary_column": primary, "columns": columns}
             yield Part(
                 seq=seq,
+                start=start,
                 row_count=stop - start,
                 bbox=bbox,
-                table=self.attributes.slice(start, stop - start),
-                geometries={g: self.geometries[g][start:stop] for g in geometry_names},
-                order=order,
-                crs=crs,
-                primary=primary,
-                start=start,
+                table=table.slice(start, stop - start),
+                geo=geo,
             )
 
-    def active_rows(self, part: Part) -> tuple[np.ndarray, np.ndarray]:
-        """Original positions and geometries of the active column for ``part``'s rows."""
+    def active_rows(self, part: Part) -> tuple[np.ndarray, pa.ChunkedArray]:
+        """Original row positions and active-geometry WKB of ``part``'s rows."""
         stop = part.start + part.row_count
         if self.ordinals is None:
             ordinals = np.arange(part.start, stop, dtype=np.int64)
         else:
             ordinals = self.ordinals[part.start : stop]
-        return ordinals, self.geometries[self.active][part.start : stop]
+        return ordinals, self.table.column(self.active).slice(part.start, part.row_count)
 
 
 def _check_labels(data: pd.DataFrame) -> None:
@@ -388,14 +410,11 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
             columns.append({"name": name, "geometry": {"crs": crs_text(crs)}})
         else:
             columns.append({"name": name, "dtype": dtype_spec(series.dtype, name)})
-            plain[name] = series
+            plain[name] = series.reset_index(drop=True)
 
     index = data.index
     if isinstance(index, pd.RangeIndex):
-        index_schema: dict[str, Any] = {
-            "range": [index.start, index.step],
-            "name": index.name,
-        }
+        index_schema: dict[str, Any] = {"range": [index.start, index.step], "name": index.name}
     else:
         levels = []
         for i, level_name in enumerate(index.names):
@@ -404,42 +423,47 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
                 raise StoreError("an index of geometries cannot be stored; reset the index first")
             label = INDEX_COLUMN.format(i)
             levels.append({"name": level_name, "dtype": dtype_spec(values.dtype, label)})
-            plain[label] = pd.Series(values, copy=False).reset_index(drop=True)
+            plain[label] = pd.Series(values, copy=False)
         index_schema = {"levels": levels}
 
-    frame = pd.DataFrame(
-        {k: v.reset_index(drop=True) for k, v in plain.items()}, index=pd.RangeIndex(n), copy=False
-    )
+    frame = pd.DataFrame(plain, index=pd.RangeIndex(n), copy=False)
     try:
-        attributes = pa.Table.from_pandas(frame, preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise StoreError(f"the layer cannot be stored: {exc}") from None
+    if table.num_rows != n:  # a frame without attribute columns
+        table = pa.table({ROW_COLUMN: pa.nulls(n, pa.int8())}).drop_columns([ROW_COLUMN])
 
-    # Rough WKB size per row so that chunks of big polygons stay a manageable size.
+    # Geometries become WKB in their original order (shapely objects are read in memory
+    # order: much faster than after reordering).
+    type_codes = {}
     sizes = np.full(n, 64, dtype=np.int64)
-    for geoms in geometries.values():
-        sizes += shapely.get_num_coordinates(geoms).astype(np.int64) * 32
-    bounds_rows = shapely.bounds(geometries[active]) if active else np.full((n, 4), np.nan)
-    extent = _extent(bounds_rows) if active else None
+    for position, spec in enumerate(columns):
+        name = spec["name"]
+        if name in geometries:
+            geoms = geometries[name]
+            table = table.add_column(position, name, pa.array(to_wkb(geoms), type=pa.binary()))
+            type_codes[name] = _type_codes(geoms)
+            sizes += shapely.get_num_coordinates(geoms).astype(np.int64) * 32
+    row_bounds = shapely.bounds(geometries[active]) if active else np.full((n, 4), np.nan)
+    extent = _extent(row_bounds) if active else None
 
+    # Layers of several chunks are stored in tiles so a bbox read skips most chunks.
     cuts = _cut(sizes, chunk_rows)
     ordinals = None
     if len(cuts) > 1 and extent is not None:
-        order = hilbert_order(bounds_rows, extent)
+        rows = math.ceil(n / len(cuts))
+        order = tile_order(row_bounds, rows)
         if not np.array_equal(order, np.arange(n)):
             ordinals = order.astype(np.int64)
-            if attributes.num_columns:
-                attributes = attributes.take(pa.array(ordinals)).append_column(
-                    ROW_COLUMN, pa.array(ordinals)
-                )
-            else:
-                attributes = pa.table({ROW_COLUMN: pa.array(ordinals)})
-            geometries = {g: v[ordinals] for g, v in geometries.items()}
-            bounds_rows = bounds_rows[ordinals]
-            sizes = sizes[ordinals]
-            cuts = _cut(sizes, chunk_rows)
+            positions = pa.array(ordinals)
+            table = table.take(positions) if table.num_columns else table
+            table = table.append_column(ROW_COLUMN, positions)
+            type_codes = {g: v[ordinals] for g, v in type_codes.items()}
+            row_bounds = row_bounds[ordinals]
+            cuts = _cut(sizes[ordinals], rows)
 
-    snapshot = Snapshot(
+    return Snapshot(
         row_count=n,
         schema={
             "format": FORMAT,
@@ -447,46 +471,27 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
             "columns": columns,
             "geometry": active,
             "index": index_schema,
-            "row_order": "hilbert" if ordinals is not None else None,
+            "row_order": "tiles" if ordinals is not None else None,
+            "wkb_bytes": table.column(active).nbytes if active else 0,
         },
         crs=next((c["geometry"]["crs"] for c in columns if c["name"] == active), None),
         bounds=extent,
-        attributes=attributes,
-        geometries=geometries,
+        table=table,
         active=active,
+        cuts=cuts,
+        row_bounds=row_bounds,
+        type_codes=type_codes,
         ordinals=ordinals,
     )
-    snapshot.cuts = [
-        (start, stop, _extent(bounds_rows[start:stop]) if active else None) for start, stop in cuts
-    ]
-    return snapshot
 
 
 def encode_chunk(part: Part) -> bytes:
-    """Encode one chunk as a GeoParquet 1.1 file (WKB geometries) and return its bytes."""
-    arrays = []
-    geo_columns: dict[str, Any] = {}
-    for name in part.order:
-        if name in part.geometries:
-            geoms = part.geometries[name]
-            arrays.append(pa.array(to_wkb(geoms), type=pa.binary()))
-            meta: dict[str, Any] = {"encoding": "WKB", "geometry_types": _geometry_types(geoms)}
-            crs = part.crs.get(name)
-            if crs is not None:
-                meta["crs"] = CRS.from_user_input(crs).to_json_dict()
-            extent = _extent(shapely.bounds(geoms))
-            if extent is not None:
-                meta["bbox"] = list(extent)
-            geo_columns[name] = meta
-        else:
-            arrays.append(part.table.column(name))
-    table = pa.Table.from_arrays(arrays, names=part.order)
-    metadata = dict(part.table.schema.metadata or {})
-    if geo_columns:
-        metadata[b"geo"] = json.dumps(
-            {"version": "1.1.0", "primary_column": part.primary, "columns": geo_columns}
-        ).encode()
-    table = table.replace_schema_metadata(metadata)
+    """Encode one chunk as a GeoParquet 1.1 file and return its bytes."""
+    table = part.table
+    if part.geo is not None:
+        metadata = dict(table.schema.metadata or {})
+        metadata[b"geo"] = json.dumps(part.geo).encode()
+        table = table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     pq.write_table(
         table,
@@ -578,17 +583,11 @@ class Reader:
         bbox : tuple, optional
             Keep only rows whose geometry's bounding box meets it.
         external : (ordinals, geometries), optional
-            The active geometry column kept outside the chunks, as original row positions
-            (sorted) and shapely geometries.
+            The active geometry column kept outside the chunks: original row positions
+            (ascending) and their shapely geometries.
         """
         if table is None:
             return self._empty()
-        geometries: dict[str, np.ndarray] = {}
-        for name in self.selected:
-            if "geometry" in self.columns[name] and name in table.column_names:
-                geometries[name] = from_wkb(table.column(name))
-        table = table.drop_columns(list(geometries))
-
         complete = bbox is None and sum(c[1] for c in chunks) == row_count
         ordinals: np.ndarray | None = None
         if self.ordered:
@@ -599,19 +598,20 @@ class Reader:
                 [np.arange(first, first + count, dtype=np.int64) for first, count in chunks]
             )
 
+        active: np.ndarray | None = None  # decoded active geometries, kept aligned with table
         if external is not None:
-            ext_ordinals, ext_geoms = external
+            ext_ordinals, active = external
             if bbox is not None:
-                keep = bbox_mask(ext_geoms, bbox)
-                ext_ordinals, ext_geoms = ext_ordinals[keep], ext_geoms[keep]
+                keep = bbox_mask(active, bbox)
+                ext_ordinals, active = ext_ordinals[keep], active[keep]
             if not complete:
                 keep = np.isin(ordinals, ext_ordinals)
                 table, ordinals = table.filter(pa.array(keep)), ordinals[keep]
-                geometries = {g: v[keep] for g, v in geometries.items()}
         elif bbox is not None:
-            keep = bbox_mask(geometries[self.active], bbox)
-            table, ordinals = table.filter(pa.array(keep)), ordinals[keep]
-            geometries = {g: v[keep] for g, v in geometries.items()}
+            active = from_wkb(table.column(self.active))
+            table = table.drop_columns([self.active])
+            keep = bbox_mask(active, bbox)
+            table, ordinals, active = table.filter(pa.array(keep)), ordinals[keep], active[keep]
 
         if ordinals is not None:
             if complete and self.ordered:
@@ -620,26 +620,32 @@ class Reader:
             else:
                 order = np.argsort(ordinals, kind="stable")
             if not np.array_equal(order, np.arange(len(order))):
-                table = table.take(pa.array(order))
+                table = table.take(pa.array(order)) if table.num_columns else table
                 ordinals = ordinals[order]
-                geometries = {g: v[order] for g, v in geometries.items()}
+                if external is None and active is not None:
+                    active = active[order]
 
-        if external is not None:
-            if len(ext_ordinals) != table.num_rows or not np.array_equal(ext_ordinals, ordinals):
-                raise StoreError(f"{self.ref} is damaged: its geometries and attributes disagree")
-            geometries[self.active] = ext_geoms
-        if ordinals is not None:
+        if external is not None and not np.array_equal(ext_ordinals, ordinals):
+            raise StoreError(f"{self.ref} is damaged: its geometries and attributes disagree")
+        if complete:
+            ordinals = None  # every row, in order: the index is the stored one
+        if active is not None:
+            n = len(active)
+        elif ordinals is not None:
             n = len(ordinals)
-        elif geometries:
-            n = len(next(iter(geometries.values())))
         else:
             n = table.num_rows
+        geometries = {} if active is None else {self.active: active}
+        for name in self.selected:
+            if "geometry" in self.columns[name] and name in table.column_names:
+                geometries[name] = from_wkb(table.column(name))
+        table = table.drop_columns([g for g in geometries if g in table.column_names])
         return self._frame(table, geometries, ordinals, n)
 
     # -- building the frame ---------------------------------------------------------------
 
     def _column(self, table: pa.Table, frame: pd.DataFrame, name: str, spec: dict) -> Any:
-        """The column ``name`` with exactly its stored dtype."""
+        """The values of column ``name`` with exactly its stored dtype."""
         expected = spec_dtype(spec)
         values = frame[name]
         if values.dtype == expected:
@@ -647,8 +653,8 @@ class Reader:
         if expected == np.dtype(object):
             column = table.column(name)
             if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                return column.to_numpy(zero_copy_only=False)
-            return values.astype(object).array
+                return column.to_numpy(zero_copy_only=False)  # None stays None
+            return values.astype(object).to_numpy()
         return values.astype(expected).array
 
     def _frame(
@@ -659,25 +665,30 @@ class Reader:
         n: int,
     ) -> pd.DataFrame:
         plain = table.to_pandas() if table.num_columns else pd.DataFrame(index=range(n))
-        data: dict[str, Any] = {}
+        index = self._index(table, plain, ordinals, n)
+        data: dict[str, pd.Series] = {}
         for name in self.selected:
             spec = self.columns[name]
             if "geometry" in spec:
                 crs = spec["geometry"]["crs"]
-                data[name] = gpd.array.from_shapely(
+                values = gpd.array.from_shapely(
                     geometries[name], crs=None if crs is None else CRS.from_user_input(crs)
                 )
+                data[name] = gpd.GeoSeries(values, index=index, name=name)
             else:
-                data[name] = self._column(table, plain, name, spec["dtype"])
-        index = self._index(table, plain, ordinals, n)
-        frame = pd.DataFrame(data, index=index, copy=False)
-        if self.schema["frame"] == "GeoDataFrame":
-            return (
-                gpd.GeoDataFrame(frame, geometry=self.active)
-                if self.active
-                else gpd.GeoDataFrame(frame)
-            )
-        return frame
+                values = self._column(table, plain, name, spec["dtype"])
+                # a Series with its dtype given, so pandas does not re-infer object columns
+                data[name] = pd.Series(
+                    values, index=index, dtype=spec_dtype(spec["dtype"]), name=name, copy=False
+                )
+        return self._wrap(pd.DataFrame(data, index=index, copy=False))
+
+    def _wrap(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.schema["frame"] != "GeoDataFrame":
+            return frame
+        if self.active:
+            return gpd.GeoDataFrame(frame, geometry=self.active)
+        return gpd.GeoDataFrame(frame)
 
     def _index(
         self, table: pa.Table, plain: pd.DataFrame, ordinals: np.ndarray | None, n: int
@@ -700,30 +711,25 @@ class Reader:
 
     def _empty(self) -> pd.DataFrame:
         """A frame with no rows and the stored columns, dtypes and index shape."""
-        data: dict[str, Any] = {}
-        for name in self.selected:
-            spec = self.columns[name]
-            if "geometry" in spec:
-                crs = spec["geometry"]["crs"]
-                data[name] = gpd.GeoSeries(
-                    [], crs=None if crs is None else CRS.from_user_input(crs)
-                ).array
-            else:
-                data[name] = pd.Series([], dtype=spec_dtype(spec["dtype"])).array
         index_spec = self.schema["index"]
         if "range" in index_spec:
             index = pd.Index(np.empty(0, dtype=np.int64), name=index_spec["name"])
         else:
             levels = [
-                pd.Index(pd.Series([], dtype=spec_dtype(level["dtype"])), name=level["name"])
+                pd.Index(np.empty(0, dtype=object), name=level["name"]).astype(
+                    spec_dtype(level["dtype"])
+                )
                 for level in index_spec["levels"]
             ]
             index = levels[0] if len(levels) == 1 else pd.MultiIndex.from_arrays(levels)
-        frame = pd.DataFrame(data, index=index, copy=False)
-        if self.schema["frame"] == "GeoDataFrame":
-            return (
-                gpd.GeoDataFrame(frame, geometry=self.active)
-                if self.active
-                else gpd.GeoDataFrame(frame)
-            )
-        return frame
+        data: dict[str, pd.Series] = {}
+        for name in self.selected:
+            spec = self.columns[name]
+            if "geometry" in spec:
+                crs = spec["geometry"]["crs"]
+                data[name] = gpd.GeoSeries(
+                    [], index=index, crs=None if crs is None else CRS.from_user_input(crs)
+                )
+            else:
+                data[name] = pd.Series([], index=index, dtype=spec_dtype(spec["dtype"]))
+        return self._wrap(pd.DataFrame(data, index=index, copy=False))

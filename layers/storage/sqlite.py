@@ -10,7 +10,7 @@ writers never deadlock upgrading a read lock.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from layers.errors import StoreError
 from layers.storage import codec
-from layers.storage.base import Bounds, ChunkRef, SQLStore
+from layers.storage.sql import Bounds, ChunkRef, SQLStore
 
 #: How long a writer waits for another writer to finish, in seconds.
 BUSY_TIMEOUT_S = 30
@@ -32,6 +32,11 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     # module's implicit transactions, so reads are transactions too (consistent snapshots).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # WAL is a property of the file (kept once set); in memory it stays "memory".
+    mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() not in ("wal", "memory"):
+        cursor.close()
+        raise StoreError(f"the store cannot use write-ahead logging (journal mode {mode})")
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = FULL")
@@ -53,6 +58,8 @@ class SQLiteStore(SQLStore):
         ``sqlite:///relative/path.sqlite``, ``sqlite:////absolute/path.sqlite`` or
         ``sqlite://`` (in memory, for tests). The file's folder is created when missing.
     """
+
+    _write_options: ClassVar[dict[str, Any]] = {"jangkau_write": True}  # BEGIN IMMEDIATE
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
@@ -78,21 +85,10 @@ class SQLiteStore(SQLStore):
         sa.event.listen(engine, "begin", _on_begin)
         super().__init__(engine, url)
         self.path = None if memory else path
-        if not memory:
-            self._set_wal()
-
-    def _set_wal(self) -> None:
-        # The journal mode is a property of the file; switching needs no open transaction.
-        try:
-            with self.engine.connect() as conn:
-                mode = conn.exec_driver_sql("PRAGMA journal_mode = WAL").scalar()
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
-        if str(mode).lower() != "wal":
-            raise StoreError(f"the store {self.path} cannot use write-ahead logging (mode {mode})")
 
     def _write_features(self, conn: Connection, dataset_id: int, snapshot: codec.Snapshot) -> None:
-        self._insert_chunks(conn, dataset_id, snapshot.parts())
+        for part in snapshot.parts():
+            self._insert_chunk(conn, dataset_id, part)
 
     def _read_features(
         self,

@@ -1,0 +1,709 @@
+"""Tables and the SQLAlchemy implementation of :class:`~layers.storage.base.Store`.
+
+:class:`SQLStore` does everything but the feature data: workspaces, versions, metadata,
+reports and transactions. The SQLite and PostGIS backends differ only in how they open the
+database and where they put the rows of a snapshot (:meth:`SQLStore._write_features`,
+:meth:`SQLStore._read_features`).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from layers.errors import NotFoundError, StoreError
+from layers.report import ValidationReport
+from layers.storage import codec
+from layers.storage.base import (
+    SHA256_PATTERN,
+    Bounds,
+    DatasetVersion,
+    Store,
+    Workspace,
+    check_bbox,
+    check_layer,
+    check_name,
+    report_counts,
+)
+
+#: Version of the table layout below; stored in ``meta`` so later releases can migrate.
+SCHEMA_VERSION = 1
+
+
+# --- tables --------------------------------------------------------------------------------
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+workspaces_table = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+datasets_table = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("source_name", sa.Text),
+    sa.Column("source_sha256", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.Text),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("counts_json", sa.Text, nullable=False),
+    sa.Column("report_json", sa.Text, nullable=False),
+    sa.Column("crs", sa.Text),
+    sa.Column("minx", sa.Double),
+    sa.Column("miny", sa.Double),
+    sa.Column("maxx", sa.Double),
+    sa.Column("maxy", sa.Double),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("schema_json", sa.Text, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", "version", name="uq_datasets_version"),
+)
+
+chunks_table = sa.Table(
+    "dataset_chunks",
+    metadata,
+    sa.Column(
+        "dataset_id",
+        sa.Integer,
+        sa.ForeignKey("datasets.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("minx", sa.Double),
+    sa.Column("miny", sa.Double),
+    sa.Column("maxx", sa.Double),
+    sa.Column("maxy", sa.Double),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+#: Tables every backend has, in creation order.
+COMMON_TABLES = (meta_table, workspaces_table, datasets_table, chunks_table)
+
+
+def _utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (SQLite hands back naive ones)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """A stored chunk's place in the snapshot: which rows it holds and their extent."""
+
+    seq: int
+    first_row: int
+    row_count: int
+    bbox: Bounds | None
+
+
+# --- shared SQL implementation -------------------------------------------------------------
+
+
+class SQLStore(Store):
+    """Metadata, versioning and transactions over SQLAlchemy; backends add the feature rows.
+
+    Subclasses build :attr:`engine` and implement :meth:`_write_features` and
+    :meth:`_read_features`; both are called inside the transaction of the calling method.
+    """
+
+    #: Rows per stored chunk (fewer when geometries are large; see ``codec.CHUNK_BYTES``).
+    chunk_rows: int = codec.CHUNK_ROWS
+    #: Connection execution options for reading and for writing transactions.
+    _read_options: ClassVar[dict[str, Any]] = {}
+    _write_options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self._initialised = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """Yield a connection inside one transaction, committed on success.
+
+        Errors from the database become :class:`StoreError`; the transaction is rolled back,
+        so the store is left as it was.
+        """
+        if not self._initialised:
+            self._check_initialised()
+        options = self._write_options if write else self._read_options
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**options)
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"the store could not complete the operation: {exc}") from exc
+
+    def _check_initialised(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                present = sa.inspect(conn).has_table(meta_table.name)
+                version = (
+                    conn.execute(
+                        sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                    ).scalar()
+                    if present
+                    else None
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store {self!r}: {exc}") from exc
+        if version is None:
+            raise StoreError(
+                f"the store {self!r} is not initialised; run Store.init() "
+                f"(the command line's init command) first"
+            )
+        self._check_schema_version(version)
+        self._initialised = True
+
+    def _check_schema_version(self, value: str) -> None:
+        if int(value) > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self!r} has table layout {value}, newer than this Jangkau "
+                f"understands ({SCHEMA_VERSION}); upgrade Jangkau"
+            )
+
+    def init(self) -> None:
+        """Create the tables when missing and record the table layout version (idempotent)."""
+        try:
+            with self.engine.begin() as conn:
+                self._create_tables(conn)
+                version = conn.execute(
+                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                ).scalar()
+                if version is None:
+                    conn.execute(
+                        meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                    )
+                else:
+                    self._check_schema_version(version)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot initialise the store {self!r}: {exc}") from exc
+        self._initialised = True
+
+    def _create_tables(self, conn: Connection) -> None:
+        metadata.create_all(conn, tables=list(COMMON_TABLES))
+
+    def close(self) -> None:
+        """Release the store's connections (the store can still be used afterwards)."""
+        self.engine.dispose()
+
+    # -- workspaces ------------------------------------------------------------------------
+
+    @staticmethod
+    def _workspace(row: Any) -> Workspace:
+        return Workspace(
+            name=row.name,
+            title=row.title,
+            description=row.description,
+            created_at=_utc(row.created_at),
+        )
+
+    def create_workspace(
+        self, name: str, title: str | None = None, description: str = ""
+    ) -> Workspace:
+        """Create a workspace.
+
+        Parameters
+        ----------
+        name : str
+            Slug: 1-64 lowercase letters, digits, ``-`` or ``_``.
+        title : str, optional
+            Human title; the name when omitted.
+        description : str
+            Free text.
+
+        Raises
+        ------
+        StoreError
+            The name is invalid or already taken.
+        """
+        check_name(name, "workspace")
+        workspace = Workspace(
+            name=name,
+            title=title if title else name,
+            description=description or "",
+            created_at=datetime.now(UTC),
+        )
+        with self._transaction(write=True) as conn:
+            taken = conn.execute(
+                sa.select(workspaces_table.c.id).where(workspaces_table.c.name == name)
+            ).first()
+            if taken:
+                raise StoreError(f"workspace {name!r} already exists")
+            conn.execute(
+                workspaces_table.insert().values(
+                    name=workspace.name,
+                    title=workspace.title,
+                    description=workspace.description,
+                    created_at=workspace.created_at,
+                )
+            )
+        return workspace
+
+    def _workspace_names(self, conn: Connection) -> list[str]:
+        return list(
+            conn.execute(
+                sa.select(workspaces_table.c.name).order_by(workspaces_table.c.name)
+            ).scalars()
+        )
+
+    def _workspace_row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
+        query = sa.select(workspaces_table).where(workspaces_table.c.name == name)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            known = self._workspace_names(conn)
+            listing = ", ".join(known) if known else "none yet"
+            raise NotFoundError(f"no workspace {name!r}; workspaces: {listing}")
+        return row
+
+    def get_workspace(self, name: str) -> Workspace:
+        """Return the workspace called ``name``.
+
+        Raises
+        ------
+        NotFoundError
+            No such workspace; the message lists the existing ones.
+        """
+        with self._transaction() as conn:
+            return self._workspace(self._workspace_row(conn, name))
+
+    def list_workspaces(self) -> list[Workspace]:
+        """Return every workspace, ordered by name."""
+        with self._transaction() as conn:
+            rows = conn.execute(sa.select(workspaces_table).order_by(workspaces_table.c.name))
+            return [self._workspace(row) for row in rows]
+
+    def delete_workspace(self, name: str) -> None:
+        """Delete a workspace and every version of every dataset in it.
+
+        Raises
+        ------
+        NotFoundError
+            No such workspace.
+        """
+        with self._transaction(write=True) as conn:
+            workspace_id = self._workspace_row(conn, name, lock=True).id
+            dataset_ids = sa.select(datasets_table.c.id).where(
+                datasets_table.c.workspace_id == workspace_id
+            )
+            self._delete_features(conn, dataset_ids)
+            conn.execute(chunks_table.delete().where(chunks_table.c.dataset_id.in_(dataset_ids)))
+            conn.execute(
+                datasets_table.delete().where(datasets_table.c.workspace_id == workspace_id)
+            )
+            conn.execute(workspaces_table.delete().where(workspaces_table.c.id == workspace_id))
+
+    # -- datasets: metadata ----------------------------------------------------------------
+
+    @staticmethod
+    def _dataset(row: Any, workspace: str) -> DatasetVersion:
+        bounds = None
+        if row.minx is not None:
+            bounds = (row.minx, row.miny, row.maxx, row.maxy)
+        return DatasetVersion(
+            id=row.id,
+            workspace=workspace,
+            kind=row.kind,
+            name=row.name,
+            version=row.version,
+            source_name=row.source_name,
+            source_sha256=row.source_sha256,
+            created_at=_utc(row.created_at),
+            created_by=row.created_by,
+            row_count=row.row_count,
+            counts=json.loads(row.counts_json),
+            crs=row.crs,
+            bounds=bounds,
+            note=row.note,
+        )
+
+    def _dataset_row(
+        self, conn: Connection, workspace: str, name: str, version: int | None
+    ) -> tuple[Any, str]:
+        """Return the ``datasets`` row of a version and its workspace name, or raise."""
+        workspace_id = self._workspace_row(conn, workspace).id
+        versions = list(
+            conn.execute(
+                sa.select(datasets_table.c.version)
+                .where(datasets_table.c.workspace_id == workspace_id)
+                .where(datasets_table.c.name == name)
+                .order_by(datasets_table.c.version)
+            ).scalars()
+        )
+        if not versions:
+            names = conn.execute(
+                sa.select(datasets_table.c.name)
+                .where(datasets_table.c.workspace_id == workspace_id)
+                .distinct()
+                .order_by(datasets_table.c.name)
+            ).scalars()
+            listing = ", ".join(names) or "none yet"
+            raise NotFoundError(
+                f"no dataset {name!r} in workspace {workspace!r}; datasets: {listing}"
+            )
+        if version is None:
+            version = versions[-1]
+        elif version not in versions:
+            listing = ", ".join(str(v) for v in versions)
+            raise NotFoundError(f"no version {version} of {workspace}/{name}; versions: {listing}")
+        row = conn.execute(
+            sa.select(datasets_table)
+            .where(datasets_table.c.workspace_id == workspace_id)
+            .where(datasets_table.c.name == name)
+            .where(datasets_table.c.version == version)
+        ).one()
+        return row, workspace
+
+    def dataset_info(self, workspace: str, name: str, version: int | None = None) -> DatasetVersion:
+        """Describe a dataset version (the latest when ``version`` is None).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown workspace, dataset or version; the message lists what exists.
+        """
+        with self._transaction() as conn:
+            return self._dataset(*self._dataset_row(conn, workspace, name, version))
+
+    def get_report(self, workspace: str, name: str, version: int | None = None) -> dict[str, Any]:
+        """Return the validation report stored with a dataset version (the latest by default)."""
+        with self._transaction() as conn:
+            row, _ = self._dataset_row(conn, workspace, name, version)
+            return json.loads(row.report_json)
+
+    def list_datasets(
+        self, workspace: str | None = None, *, all_versions: bool = False
+    ) -> list[DatasetVersion]:
+        """List datasets ordered by workspace, name and version.
+
+        Parameters
+        ----------
+        workspace : str, optional
+            Only this workspace (:class:`NotFoundError` when unknown); all when None.
+        all_versions : bool
+            Every version instead of the latest of each name.
+        """
+        d, w = datasets_table, workspaces_table
+        query = (
+            sa.select(d, w.c.name.label("workspace_name"))
+            .join(w, w.c.id == d.c.workspace_id)
+            .order_by(w.c.name, d.c.name, d.c.version)
+        )
+        if not all_versions:
+            latest = (
+                sa.select(d.c.workspace_id, d.c.name, sa.func.max(d.c.version).label("version"))
+                .group_by(d.c.workspace_id, d.c.name)
+                .subquery()
+            )
+            query = query.join(
+                latest,
+                sa.and_(
+                    latest.c.workspace_id == d.c.workspace_id,
+                    latest.c.name == d.c.name,
+                    latest.c.version == d.c.version,
+                ),
+            )
+        with self._transaction() as conn:
+            if workspace is not None:
+                query = query.where(d.c.workspace_id == self._workspace_row(conn, workspace).id)
+            return [self._dataset(row, row.workspace_name) for row in conn.execute(query)]
+
+    # -- datasets: data --------------------------------------------------------------------
+
+    def put_dataset(
+        self,
+        workspace: str,
+        kind: str,
+        data: pd.DataFrame,
+        *,
+        name: str | None = None,
+        source_name: str | None,
+        source_sha256: str | None,
+        report: dict[str, Any] | ValidationReport,
+        created_by: str | None = None,
+        note: str = "",
+    ) -> DatasetVersion:
+        """Write ``data`` as the next version of a dataset, in one transaction.
+
+        Parameters
+        ----------
+        workspace : str
+            An existing workspace.
+        kind : str
+            Layer kind, one of :data:`layers.schema.KINDS`.
+        data : GeoDataFrame or DataFrame
+            The canonical layer: a GeoDataFrame with a CRS for spatial kinds, a DataFrame for
+            ``indicators``. Stored exactly: geometries as WKB, column dtypes, row order and
+            a non-default index come back as written.
+        name : str, optional
+            Dataset name (a slug); the kind when omitted.
+        source_name, source_sha256 : str or None
+            The imported file's name and SHA-256 (64 hex digits).
+        report : dict or ValidationReport
+            The import's report (``ValidationReport.to_dict()``), stored as JSON.
+        created_by : str, optional
+            Who is writing.
+        note : str
+            Free text.
+
+        Returns
+        -------
+        DatasetVersion
+            The version written: the previous highest version of ``name`` plus one.
+
+        Raises
+        ------
+        NotFoundError
+            The workspace does not exist.
+        StoreError
+            Invalid input or a failure while writing; nothing was written.
+        """
+        name = check_name(kind if name is None else name, "dataset")
+        check_layer(kind, data)
+        if source_sha256 is not None:
+            source_sha256 = str(source_sha256).lower()
+            if not SHA256_PATTERN.fullmatch(source_sha256):
+                raise StoreError(
+                    f"source_sha256 must be 64 hexadecimal digits, not {source_sha256!r}"
+                )
+        if isinstance(report, ValidationReport):
+            report = report.to_dict()
+        if not isinstance(report, dict):
+            raise StoreError(f"report must be a dict (ValidationReport.to_dict()), not {report!r}")
+        try:
+            report_json = json.dumps(report, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"the report cannot be stored as JSON: {exc}") from None
+        counts = report_counts(report)
+        snapshot = codec.prepare(data, chunk_rows=self.chunk_rows)
+        created_at = datetime.now(UTC)
+        bounds = snapshot.bounds
+
+        values = {
+            "kind": kind,
+            "name": name,
+            "source_name": source_name,
+            "source_sha256": source_sha256,
+            "created_at": created_at,
+            "created_by": created_by,
+            "row_count": snapshot.row_count,
+            "counts_json": json.dumps(counts),
+            "report_json": report_json,
+            "crs": snapshot.crs,
+            "minx": bounds[0] if bounds else None,
+            "miny": bounds[1] if bounds else None,
+            "maxx": bounds[2] if bounds else None,
+            "maxy": bounds[3] if bounds else None,
+            "note": note or "",
+            "schema_json": json.dumps(snapshot.schema),
+        }
+        try:
+            with self._transaction(write=True) as conn:
+                version, dataset_id = self._insert_version(conn, workspace, name, snapshot, values)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"writing {workspace}/{name} failed and nothing was stored: {exc}"
+            ) from exc
+
+        return DatasetVersion(
+            id=dataset_id,
+            workspace=workspace,
+            kind=kind,
+            name=name,
+            version=version,
+            source_name=source_name,
+            source_sha256=source_sha256,
+            created_at=created_at,
+            created_by=created_by,
+            row_count=snapshot.row_count,
+            counts=counts,
+            crs=snapshot.crs,
+            bounds=bounds,
+            note=note or "",
+        )
+
+    def _insert_version(
+        self,
+        conn: Connection,
+        workspace: str,
+        name: str,
+        snapshot: codec.Snapshot,
+        values: dict[str, Any],
+    ) -> tuple[int, int]:
+        """Insert the next version's row and its features; return (version, dataset id)."""
+        workspace_id = self._workspace_row(conn, workspace, lock=True).id
+        latest = conn.execute(
+            sa.select(sa.func.max(datasets_table.c.version))
+            .where(datasets_table.c.workspace_id == workspace_id)
+            .where(datasets_table.c.name == name)
+        ).scalar()
+        version = (latest or 0) + 1
+        result = conn.execute(
+            datasets_table.insert().values(workspace_id=workspace_id, version=version, **values)
+        )
+        dataset_id = result.inserted_primary_key[0]
+        self._write_features(conn, dataset_id, snapshot)
+        return version, dataset_id
+
+    def read_dataset(
+        self,
+        workspace: str,
+        name: str,
+        version: int | None = None,
+        *,
+        bbox: Sequence[float] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Read a dataset version exactly as it was written.
+
+        Parameters
+        ----------
+        workspace, name : str
+            The dataset.
+        version : int, optional
+            The latest when None.
+        bbox : sequence of 4 floats, optional
+            ``(minx, miny, maxx, maxy)`` in the dataset's CRS: only rows whose geometry's
+            bounding box intersects it (touching counts), in their stored order. Rows
+            without geometry are left out.
+        columns : sequence of str, optional
+            Only these columns, in this order; the active geometry column is always
+            returned (last, unless listed).
+
+        Returns
+        -------
+        GeoDataFrame or DataFrame
+            A GeoDataFrame with the stored CRS for spatial layers, a DataFrame otherwise.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown workspace, dataset, version or column.
+        StoreError
+            Invalid ``bbox`` or a failure while reading.
+        """
+        query_bbox = None if bbox is None else check_bbox(bbox)
+        with self._transaction() as conn:
+            row, _ = self._dataset_row(conn, workspace, name, version)
+            schema = json.loads(row.schema_json)
+            reader = codec.Reader(schema, ref=f"{workspace}/{name}@{row.version}")
+            reader.select(columns)
+            if query_bbox is not None and not reader.spatial:
+                raise StoreError(f"{workspace}/{name} has no geometry; it cannot be read by bbox")
+            chunk_rows = conn.execute(
+                sa.select(
+                    chunks_table.c.seq,
+                    chunks_table.c.row_count,
+                    chunks_table.c.minx,
+                    chunks_table.c.miny,
+                    chunks_table.c.maxx,
+                    chunks_table.c.maxy,
+                )
+                .where(chunks_table.c.dataset_id == row.id)
+                .order_by(chunks_table.c.seq)
+            ).all()
+            refs = []
+            first = 0
+            for c in chunk_rows:
+                box = None if c.minx is None else (c.minx, c.miny, c.maxx, c.maxy)
+                refs.append(ChunkRef(c.seq, first, c.row_count, box))
+                first += c.row_count
+            if query_bbox is not None:
+                refs = [
+                    r for r in refs if r.bbox is not None and codec.boxes_meet(r.bbox, query_bbox)
+                ]
+            return self._read_features(conn, row, reader, refs, query_bbox)
+
+    def _fetch_chunks(self, conn: Connection, dataset_id: int, refs: list[ChunkRef]) -> list[bytes]:
+        """Return the stored bytes of the chunks ``refs``, in their order."""
+        blobs: list[bytes] = []
+        for start in range(0, len(refs), 500):  # bounded IN lists
+            seqs = [r.seq for r in refs[start : start + 500]]
+            blobs.extend(
+                conn.execute(
+                    sa.select(chunks_table.c.data)
+                    .where(chunks_table.c.dataset_id == dataset_id)
+                    .where(chunks_table.c.seq.in_(seqs))
+                    .order_by(chunks_table.c.seq)
+                ).scalars()
+            )
+        return blobs
+
+    def _insert_chunk(self, conn: Connection, dataset_id: int, part: codec.Part) -> None:
+        """Encode one chunk and insert it (a failure leaves the transaction to roll back)."""
+        bbox = part.bbox
+        conn.execute(
+            chunks_table.insert().values(
+                dataset_id=dataset_id,
+                seq=part.seq,
+                row_count=part.row_count,
+                minx=bbox[0] if bbox else None,
+                miny=bbox[1] if bbox else None,
+                maxx=bbox[2] if bbox else None,
+                maxy=bbox[3] if bbox else None,
+                data=codec.encode_chunk(part),
+            )
+        )
+
+    # -- backend hooks -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _write_features(self, conn: Connection, dataset_id: int, snapshot: codec.Snapshot) -> None:
+        """Store the rows of ``snapshot`` for ``dataset_id`` inside the open transaction."""
+
+    @abc.abstractmethod
+    def _read_features(
+        self,
+        conn: Connection,
+        row: Any,
+        reader: codec.Reader,
+        refs: list[ChunkRef],
+        bbox: Bounds | None,
+    ) -> pd.DataFrame:
+        """Read the rows of the chunks ``refs`` (all of them unless ``bbox``) and restore them."""
+
+    def _delete_features(self, conn: Connection, dataset_ids: sa.Select) -> None:
+        """Delete backend-specific feature rows of ``dataset_ids`` (none by default)."""
