@@ -30,7 +30,7 @@ from geoapp.cli_common import (
 )
 from geoapp.labels import COUNT_LABELS, KIND_LABELS, label
 from layers.report import N_
-from layers.schema import KINDS
+from layers.schema import IMPORT_KINDS
 
 if TYPE_CHECKING:
     from layers.storage import Store
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
+@click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workspace", "-w", help="Target workspace (default: DEFAULT_WORKSPACE).")
 @click.option("--name", help="Dataset name (default: the kind). Versions count per name.")
@@ -89,7 +89,8 @@ def import_(
 ) -> None:
     """Validate FILE as a layer of KIND and store it as a new dataset version.
 
-    KIND is villages, facilities, needs or indicators. By default nothing is stored when
+    KIND is villages, facilities, needs, indicators or raster (a population GeoTIFF,
+    people per cell). By default nothing is stored when
     any row is rejected: the report is printed and the exit status is 2. With
     --skip-rejected the accepted rows are stored with the report (exit status still 2).
     Importing the same file with the same options again stores nothing new.
@@ -100,6 +101,7 @@ def import_(
       geoapp import needs kobo_export.csv -w merangin --user ani
       geoapp import indicators podes.csv -w merangin --code-system bps --skip-rejected
       geoapp import facilities puskesmas.csv -w merangin --crs EPSG:4326 --swap-repair
+      geoapp import raster penduduk.tif -w merangin --name population
     """
     from layers.importer import import_into_store
 
@@ -168,7 +170,7 @@ def import_(
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--kind", "-k", type=click.Choice(KINDS), required=True, help="Layer kind.")
+@click.option("--kind", "-k", type=click.Choice(IMPORT_KINDS), required=True, help="Layer kind.")
 @click.option(
     "--workspace",
     "-w",
@@ -216,8 +218,9 @@ def validate(
       geoapp validate --kind facilities sekolah.xlsx
       geoapp validate --kind needs kobo_export.csv --workspace merangin --json
       geoapp validate -k indicators podes.csv --code-system bps --limit 0
+      geoapp validate -k raster penduduk.tif --workspace merangin
     """
-    from layers.validate import import_layer
+    from layers.importer import check_file
 
     s = state()
     villages = None
@@ -226,7 +229,7 @@ def validate(
     if not file.exists():
         fail(f"{file}: " + s._(N_("file not found")))
     status_note(s._(N_("Validating %(file)s ..."), file=str(file)))
-    result = import_layer(
+    result = check_file(
         file,
         kind,
         workspace_villages=villages,

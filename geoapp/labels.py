@@ -14,6 +14,7 @@ KIND_LABELS: dict[str, str] = {
     "facilities": N_("Facilities"),
     "needs": N_("Needs"),
     "indicators": N_("Indicators"),
+    "raster": N_("Population raster"),
 }
 
 #: Finding actions.

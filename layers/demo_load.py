@@ -12,9 +12,8 @@ from collections.abc import Callable
 from layers.codes import CodeBridge
 from layers.demo import DEMO_DIR, DEMO_TITLE, DEMO_WORKSPACE, demo_manifest
 from layers.errors import NotFoundError
-from layers.importer import ImportOutcome, import_into_store
+from layers.importer import IMPORT_KINDS, ImportOutcome, import_into_store
 from layers.report import N_
-from layers.schema import KINDS
 from layers.storage.base import Store
 
 __all__ = ["load_demo"]
@@ -25,7 +24,7 @@ DEMO_DESCRIPTION = N_(
 )
 
 #: Order matters: villages first, so facilities and needs are placed in them.
-_ORDER = {"villages": 0, "facilities": 1, "needs": 2, "indicators": 3}
+_ORDER = {"villages": 0, "facilities": 1, "needs": 2, "indicators": 3, "raster": 4}
 
 
 def load_demo(
@@ -63,7 +62,7 @@ def load_demo(
             description=DEMO_DESCRIPTION,
         )
     files = sorted(
-        (f for f in demo_manifest() if f.kind in KINDS),
+        (f for f in demo_manifest() if f.kind in IMPORT_KINDS),
         key=lambda f: (_ORDER[f.kind], f.name),
     )
     bridge = CodeBridge.from_directory(DEMO_DIR / "codes")

@@ -15,12 +15,13 @@ from typing import Any
 
 from layers.codes import CodeBridge
 from layers.errors import InputError, NotFoundError
+from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
-from layers.schema import get_spec
+from layers.schema import IMPORT_KINDS
 from layers.storage.base import DatasetVersion, Store
 from layers.validate import CODE_SYSTEMS, ImportResult, import_layer
 
-__all__ = ["ImportOutcome", "import_into_store"]
+__all__ = ["IMPORT_KINDS", "ImportOutcome", "check_file", "import_into_store"]
 
 VILLAGES_DATASET = "villages"
 
@@ -45,7 +46,7 @@ class ImportOutcome:
     report: ValidationReport
     stored: bool
     unchanged: bool = False
-    result: ImportResult | None = None
+    result: ImportResult | RasterResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +60,45 @@ def _has_dataset(store: Store, workspace: str, name: str) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+def check_file(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    workspace_villages=None,
+    bridge: CodeBridge | None = None,
+    code_system: str = "kemendagri",
+    crs: str | None = None,
+    mapping: dict[str, str] | None = None,
+    swap_repair: bool = False,
+    layer: str | None = None,
+    sheet: str | None = None,
+    today: date | None = None,
+) -> ImportResult | RasterResult:
+    """Validate a file of any importable kind without storing it.
+
+    Parameters are those of :func:`import_into_store`; ``workspace_villages`` is the
+    workspace's villages layer when there is one. Returns the validation result, whose
+    ``report`` says what an import would accept, repair and reject.
+    """
+    if kind not in IMPORT_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(IMPORT_KINDS)}")
+    if kind == "raster":
+        return validate_population_raster(path, workspace_villages=workspace_villages)
+    return import_layer(
+        path,
+        kind,
+        workspace_villages=workspace_villages,
+        bridge=bridge,
+        code_system=code_system,
+        crs=crs,
+        mapping=mapping,
+        swap_repair=swap_repair,
+        layer=layer,
+        sheet=sheet,
+        today=today,
+    )
 
 
 def import_into_store(
@@ -90,8 +130,8 @@ def import_into_store(
         Existing workspace name.
     path : path-like
         The file to import.
-    kind : {"villages", "facilities", "needs", "indicators"}
-        Layer kind.
+    kind : {"villages", "facilities", "needs", "indicators", "raster"}
+        Layer kind; ``raster`` is a population GeoTIFF.
     name : str, optional
         Dataset name (default: the kind). Versions count per name.
     code_system : {"kemendagri", "bps"}
@@ -119,7 +159,8 @@ def import_into_store(
     NotFoundError
         When the workspace does not exist.
     """
-    spec = get_spec(kind)
+    if kind not in IMPORT_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(IMPORT_KINDS)}")
     if code_system not in CODE_SYSTEMS:
         raise ValueError(
             f"code_system must be one of {', '.join(CODE_SYSTEMS)}, not {code_system!r}"
@@ -131,11 +172,11 @@ def import_into_store(
         bridge = CodeBridge.from_directory(bridge)
     villages = None
     villages_ref = None
-    if spec.kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
+    if kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
         info = store.dataset_info(workspace, VILLAGES_DATASET)
         villages = store.read_dataset(workspace, VILLAGES_DATASET, version=info.version)
         villages_ref = info.ref
-    result = import_layer(
+    result = check_file(
         path,
         kind,
         workspace_villages=villages,
@@ -161,17 +202,18 @@ def import_into_store(
         "villages": villages_ref,
     }
     report.notes["options"] = options
-    report.notes["column_map"] = result.column_map
-    dataset = name or spec.kind
+    if isinstance(result, ImportResult):
+        report.notes["column_map"] = result.column_map
+    dataset = name or ("population" if kind == "raster" else kind)
     if not result.ok and not skip_rejected:
         return ImportOutcome(None, report, stored=False, result=result)
-    if len(result.data) == 0:
+    if isinstance(result, ImportResult) and len(result.data) == 0:
         raise InputError("no row was accepted, so nothing was stored", file=result.source_name)
     if _has_dataset(store, workspace, dataset):
         latest = store.dataset_info(workspace, dataset)
-        if latest.kind != spec.kind:
+        if latest.kind != kind:
             raise InputError(
-                f"dataset {dataset!r} in {workspace!r} holds {latest.kind}, not {spec.kind}; "
+                f"dataset {dataset!r} in {workspace!r} holds {latest.kind}, not {kind}; "
                 "choose another name",
                 file=result.source_name,
             )
@@ -181,9 +223,23 @@ def import_into_store(
             and previous.get("notes", {}).get("options") == options
         ):
             return ImportOutcome(latest, report, stored=False, unchanged=True, result=result)
+    if isinstance(result, RasterResult):
+        version = store.put_raster(
+            workspace,
+            result.data,
+            name=dataset,
+            source_name=result.source_name,
+            source_sha256=result.source_sha256,
+            report=report.to_dict(),
+            crs=result.info["crs"],
+            bounds=result.info["bounds"],
+            created_by=user,
+            note=note,
+        )
+        return ImportOutcome(version, report, stored=True, result=result)
     version = store.put_dataset(
         workspace,
-        spec.kind,
+        kind,
         result.data,
         name=dataset,
         source_name=result.source_name,

@@ -477,6 +477,8 @@ INDICATORS = LayerSpec(
 
 SPECS: dict[str, LayerSpec] = {s.kind: s for s in (VILLAGES, FACILITIES, NEEDS, INDICATORS)}
 KINDS: tuple[str, ...] = tuple(SPECS)
+#: What can be imported: the layer kinds above plus a population raster (GeoTIFF).
+IMPORT_KINDS: tuple[str, ...] = (*KINDS, "raster")
 
 
 def get_spec(kind: str) -> LayerSpec:

@@ -178,6 +178,27 @@ class Store(abc.ABC):
         """Read a dataset version (the latest by default) exactly as it was written."""
 
     @abc.abstractmethod
+    def put_raster(
+        self,
+        workspace: str,
+        data: bytes,
+        *,
+        name: str = "population",
+        source_name: str | None,
+        source_sha256: str | None,
+        report: dict[str, Any] | ValidationReport,
+        crs: str | None,
+        bounds: Bounds | None,
+        created_by: str | None = None,
+        note: str = "",
+    ) -> DatasetVersion:
+        """Write a GeoTIFF (bytes) as the next version of raster dataset ``name``."""
+
+    @abc.abstractmethod
+    def read_raster(self, workspace: str, name: str, version: int | None = None) -> bytes:
+        """Return the GeoTIFF bytes of a raster dataset version, exactly as written."""
+
+    @abc.abstractmethod
     def dataset_info(self, workspace: str, name: str, version: int | None = None) -> DatasetVersion:
         """Describe a dataset version (the latest by default)."""
 

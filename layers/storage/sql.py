@@ -588,6 +588,139 @@ class SQLStore(Store):
         self._write_features(conn, dataset_id, snapshot)
         return version, dataset_id
 
+    #: Rasters are stored as GeoTIFF bytes split into pieces of at most this size.
+    RASTER_PIECE = 32 * 1024 * 1024
+
+    def put_raster(
+        self,
+        workspace: str,
+        data: bytes,
+        *,
+        name: str = "population",
+        source_name: str | None,
+        source_sha256: str | None,
+        report: dict[str, Any] | ValidationReport,
+        crs: str | None,
+        bounds: Bounds | None,
+        created_by: str | None = None,
+        note: str = "",
+    ) -> DatasetVersion:
+        """Write a GeoTIFF as the next version of a raster dataset, in one transaction.
+
+        Parameters
+        ----------
+        workspace : str
+            An existing workspace.
+        data : bytes
+            The GeoTIFF file's bytes (validated by :mod:`layers.raster`).
+        name : str
+            Dataset name, ``"population"`` by default.
+        source_name, source_sha256 : str or None
+            The imported file's name and SHA-256.
+        report : dict or ValidationReport
+            The validation report.
+        crs : str or None
+            The raster's CRS (e.g. ``"EPSG:4326"``); rasters keep their own CRS.
+        bounds : tuple or None
+            ``(left, bottom, right, top)`` in that CRS.
+        created_by, note : str
+            Who and why.
+
+        Returns
+        -------
+        DatasetVersion
+            With ``kind == "raster"`` and ``row_count`` the number of valid cells.
+        """
+        name = check_name(name, "dataset")
+        if not isinstance(data, bytes | bytearray) or not data:
+            raise StoreError("a raster must be given as the non-empty bytes of a GeoTIFF")
+        if isinstance(report, ValidationReport):
+            report = report.to_dict()
+        counts = report_counts(report)
+        created_at = datetime.now(UTC)
+        values = {
+            "kind": "raster",
+            "name": name,
+            "source_name": source_name,
+            "source_sha256": source_sha256,
+            "created_at": created_at,
+            "created_by": created_by,
+            "row_count": counts.get("accepted", 0),
+            "counts_json": json.dumps(counts),
+            "report_json": json.dumps(report, ensure_ascii=False, allow_nan=False),
+            "crs": crs,
+            "minx": bounds[0] if bounds else None,
+            "miny": bounds[1] if bounds else None,
+            "maxx": bounds[2] if bounds else None,
+            "maxy": bounds[3] if bounds else None,
+            "note": note or "",
+            "schema_json": json.dumps({"raster": "GTiff", "bytes": len(data)}),
+        }
+        try:
+            with self._transaction(write=True) as conn:
+                workspace_id = self._workspace_row(conn, workspace, lock=True).id
+                latest = conn.execute(
+                    sa.select(sa.func.max(datasets_table.c.version))
+                    .where(datasets_table.c.workspace_id == workspace_id)
+                    .where(datasets_table.c.name == name)
+                ).scalar()
+                version = (latest or 0) + 1
+                dataset_id = conn.execute(
+                    datasets_table.insert().values(
+                        workspace_id=workspace_id, version=version, **values
+                    )
+                ).inserted_primary_key[0]
+                for seq, start in enumerate(range(0, len(data), self.RASTER_PIECE)):
+                    piece = bytes(data[start : start + self.RASTER_PIECE])
+                    conn.execute(
+                        chunks_table.insert().values(
+                            dataset_id=dataset_id, seq=seq, row_count=0, data=piece
+                        )
+                    )
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"writing {workspace}/{name} failed and nothing was stored: {exc}"
+            ) from exc
+        return DatasetVersion(
+            id=dataset_id,
+            workspace=workspace,
+            kind="raster",
+            name=name,
+            version=version,
+            source_name=source_name,
+            source_sha256=source_sha256,
+            created_at=created_at,
+            created_by=created_by,
+            row_count=values["row_count"],
+            counts=counts,
+            crs=crs,
+            bounds=tuple(bounds) if bounds else None,
+            note=note or "",
+        )
+
+    def read_raster(self, workspace: str, name: str, version: int | None = None) -> bytes:
+        """Return the GeoTIFF bytes of a raster dataset version, exactly as written.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown workspace, dataset or version.
+        StoreError
+            The dataset is not a raster.
+        """
+        with self._transaction() as conn:
+            row, _ = self._dataset_row(conn, workspace, name, version)
+            if row.kind != "raster":
+                raise StoreError(f"{workspace}/{name} holds {row.kind}, not a raster")
+            pieces = conn.execute(
+                sa.select(chunks_table.c.data)
+                .where(chunks_table.c.dataset_id == row.id)
+                .order_by(chunks_table.c.seq)
+            ).scalars()
+            return b"".join(pieces)
+
     def read_dataset(
         self,
         workspace: str,
@@ -628,6 +761,8 @@ class SQLStore(Store):
         query_bbox = None if bbox is None else check_bbox(bbox)
         with self._transaction() as conn:
             row, _ = self._dataset_row(conn, workspace, name, version)
+            if row.kind == "raster":
+                raise StoreError(f"{workspace}/{name} is a raster; read it with read_raster")
             schema = json.loads(row.schema_json)
             reader = codec.Reader(schema, ref=f"{workspace}/{name}@{row.version}")
             reader.select(columns)
