@@ -203,9 +203,10 @@ def report_data(report: ValidationReport, limit: int = 0) -> dict[str, Any]:
     }
 
 
-def code_bridge(code_system: str, bridge: Path | None):
-    """The code bridge to use: ``--bridge``, else the bundled one for BPS-coded files."""
-    if bridge is None and code_system != "bps":
+def code_bridge(code_system: str, bridge: Path | None, kind: str | None = None):
+    """The code bridge to use: ``--bridge``, else the bundled one for BPS-coded files and
+    for facilities (whose Kemenkes codes carry a BPS regency code to check)."""
+    if bridge is None and code_system != "bps" and kind != "facilities":
         return None
     from layers.codes import CodeBridge
     from layers.demo import CODES_DIR
@@ -220,3 +221,18 @@ def status_note(message: str) -> None:
 
 
 LIMIT_HELP = "Findings to print (0 for all)."
+MAP_HELP = (
+    "Use a file column for a layer column, as LAYER_COLUMN=FILE_COLUMN "
+    "(e.g. --map type=JENIS_SARANA); repeatable."
+)
+
+
+def parse_mapping(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
+    """``("type=JENIS", ...)`` to ``{"type": "JENIS"}``; a malformed pair is a usage error."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        canonical, sep, column = value.partition("=")
+        if not sep or not canonical.strip() or not column.strip():
+            raise click.BadParameter(f"{value!r} is not LAYER_COLUMN=FILE_COLUMN", ctx, param)
+        mapping[canonical.strip()] = column.strip()
+    return mapping or None

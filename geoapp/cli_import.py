@@ -17,12 +17,14 @@ from geoapp.cli_common import (
     EXIT_OK,
     EXIT_REJECTED,
     LIMIT_HELP,
+    MAP_HELP,
     code_bridge,
     counts_line,
     echo_json,
     fail,
     finding_lines,
     handles_errors,
+    parse_mapping,
     report_data,
     state,
     status_note,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 @click.option("--note", default="", help="Free text stored with the version.")
 @click.option("--layer", help="Layer to read from a GeoPackage with several layers.")
 @click.option("--sheet", help="Sheet to read from a workbook.")
+@click.option("--map", "mapping", multiple=True, callback=parse_mapping, help=MAP_HELP)
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @handles_errors
@@ -84,6 +87,7 @@ def import_(
     note: str,
     layer: str | None,
     sheet: str | None,
+    mapping: dict[str, str] | None,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -116,8 +120,9 @@ def import_(
         kind,
         name=name,
         code_system=code_system,
-        bridge=code_bridge(code_system, bridge),
+        bridge=code_bridge(code_system, bridge, kind),
         crs=crs,
+        mapping=mapping,
         swap_repair=swap_repair,
         skip_rejected=skip_rejected,
         user=user,
@@ -192,6 +197,7 @@ def import_(
 @click.option("--swap-repair", is_flag=True, help="Swap latitude/longitude where clearly swapped.")
 @click.option("--layer", help="Layer to read from a GeoPackage with several layers.")
 @click.option("--sheet", help="Sheet to read from a workbook.")
+@click.option("--map", "mapping", multiple=True, callback=parse_mapping, help=MAP_HELP)
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
@@ -205,6 +211,7 @@ def validate(
     swap_repair: bool,
     layer: str | None,
     sheet: str | None,
+    mapping: dict[str, str] | None,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -216,6 +223,7 @@ def validate(
     \b
     Examples:
       geoapp validate --kind facilities sekolah.xlsx
+      geoapp validate -k facilities dinkes.csv --map type=JENIS_SARANA --map name=NAMA
       geoapp validate --kind needs kobo_export.csv --workspace merangin --json
       geoapp validate -k indicators podes.csv --code-system bps --limit 0
       geoapp validate -k raster penduduk.tif --workspace merangin
@@ -233,9 +241,10 @@ def validate(
         file,
         kind,
         workspace_villages=villages,
-        bridge=code_bridge(code_system, bridge),
+        bridge=code_bridge(code_system, bridge, kind),
         code_system=code_system,
         crs=crs,
+        mapping=mapping,
         swap_repair=swap_repair,
         layer=layer,
         sheet=sheet,

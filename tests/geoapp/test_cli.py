@@ -388,3 +388,21 @@ def test_geoapp_validate_exit_codes_in_a_real_process(env, files, tmp_path):
     assert broken.returncode == 1
     assert broken.stderr.startswith("error: nocol.csv: ")
     assert "Traceback" not in broken.stderr
+
+
+def test_map_option_names_the_file_column(run, tmp_path):
+    path = tmp_path / "dinkes.csv"
+    path.write_text(
+        "NAMA,JENIS_SARANA,lintang,bujur\nPustu Satu,pustu,-2.05,102.05\n", encoding="utf-8"
+    )
+    unmapped = run("validate", "--kind", "facilities", path)
+    assert unmapped.exit_code == 1
+    assert "required column 'type'" in unmapped.output
+    mapped = run(
+        "validate", "--kind", "facilities", path, "--map", "type=JENIS_SARANA", "--map", "name=NAMA"
+    )
+    assert mapped.exit_code == 0, mapped.output
+    assert "accepted 1" in mapped.output
+    malformed = run("validate", "--kind", "facilities", path, "--map", "JENIS_SARANA")
+    assert malformed.exit_code == 64
+    assert "LAYER_COLUMN=FILE_COLUMN" in malformed.output
