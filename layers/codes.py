@@ -136,15 +136,36 @@ def normalize_kemendagri_series(
         raise ValueError(f"level must be one of {', '.join(_LEVEL_DIGITS)}, not {level!r}")
     raw = codes.astype("object")
     text = raw.where(raw.notna(), "").astype(str).str.strip()
-    # Parse each distinct code once: a layer repeats few codes many times.
+    out = pd.Series(None, index=codes.index, dtype="object")
+    err = pd.Series(None, index=codes.index, dtype="object")
+    slow = np.ones(len(text), dtype=bool)
+    if level == "desa":
+        # Vectorised path for the usual forms (dotted, or 10 plain digits) of valid codes;
+        # everything else, errors included, goes through normalize_kemendagri one by one.
+        digits = text.str.replace(r"^(\d\d)\.(\d\d)\.(\d\d)\.(\d{4})$", r"\1\2\3\4", regex=True)
+        ok = (
+            digits.str.fullmatch(r"\d{10}").fillna(False)
+            & (digits.str[:2] >= "11").fillna(False)
+            & (digits.str[2:4] != "00").fillna(False)
+            & (digits.str[4:6] != "00").fillna(False)
+            & digits.str[6].isin(["1", "2"])
+        ).to_numpy(dtype=bool, copy=True)
+        good = digits[ok]
+        out[ok] = (
+            good.str[:2] + "." + good.str[2:4] + "." + good.str[4:6] + "." + good.str[6:]
+        ).to_numpy(dtype=object)
+        slow = ~ok
+    # Parse each other distinct code once: a layer repeats few codes many times.
     cache: dict[str, tuple[str | None, str | None]] = {}
-    for value in pd.unique(text):
+    for value in pd.unique(text[slow]):
         try:
             cache[value] = (normalize_kemendagri(value, level), None)
         except ValueError as exc:
             cache[value] = (None, str(exc))
-    out = text.map(lambda v: cache[v][0])
-    err = text.map(lambda v: cache[v][1])
+    if slow.any():
+        rest = text[slow]
+        out[slow] = rest.map(lambda v: cache[v][0]).to_numpy(dtype=object)
+        err[slow] = rest.map(lambda v: cache[v][1]).to_numpy(dtype=object)
     return out.astype("object"), err.astype("object")
 
 

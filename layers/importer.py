@@ -174,7 +174,9 @@ def import_into_store(
     villages_ref = None
     if kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
         info = store.dataset_info(workspace, VILLAGES_DATASET)
-        villages = store.read_dataset(workspace, VILLAGES_DATASET, version=info.version)
+        villages = store.read_dataset(
+            workspace, VILLAGES_DATASET, version=info.version, columns=["kode"]
+        )
         villages_ref = info.ref
     result = check_file(
         path,

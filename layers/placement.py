@@ -4,17 +4,26 @@ Neighbouring village polygons from simplified sources overlap in thin slivers, s
 near a border can fall in two villages. Each point is assigned to exactly one: the village
 whose boundary is farthest from the point (the point is deepest inside it), ties broken by
 the smaller code. Points in no village are reported, never dropped.
+
+The work is vectorised with shapely 2: an STRtree gives bounding-box candidates, prepared
+polygons test them with ``intersects_xy``, and large point sets are split into chunks run
+on a thread per core (shapely releases the GIL).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["Placement", "place_points", "swapped_inside"]
+__all__ = ["Placement", "VillageIndex", "place_points", "swapped_inside"]
+
+#: Points per chunk when a point set is split across threads.
+CHUNK = 200_000
 
 
 @dataclass
@@ -34,6 +43,107 @@ class Placement:
     village: np.ndarray
     overlaps: pd.DataFrame
 
+    def merge(self, positions: np.ndarray, other: Placement) -> Placement:
+        """This placement with the points at ``positions`` replaced by ``other``'s."""
+        village = self.village.copy()
+        village[positions] = other.village
+        moved = other.overlaps.assign(point=positions[other.overlaps["point"].to_numpy()])
+        kept = self.overlaps[~self.overlaps["point"].isin(positions)]
+        overlaps = pd.concat([kept, moved], ignore_index=True).sort_values("point")
+        return Placement(village, overlaps.reset_index(drop=True))
+
+
+def _points_xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of usable points and their x, y."""
+    ok = ~(shapely.is_missing(points) | shapely.is_empty(points))
+    idx = np.flatnonzero(ok)
+    return idx, shapely.get_x(points[idx]), shapely.get_y(points[idx])
+
+
+class VillageIndex:
+    """A spatial index of village polygons for placing many points quickly.
+
+    Parameters
+    ----------
+    villages : numpy.ndarray of shapely Polygons/MultiPolygons
+        Village polygons (prepared in place for fast repeated tests).
+    codes : numpy.ndarray of str
+        Village codes, used to break ties so the choice never depends on input order.
+    """
+
+    def __init__(self, villages: np.ndarray, codes: np.ndarray) -> None:
+        self.villages = np.asarray(villages, dtype=object)
+        self.codes = np.asarray(codes, dtype=object)
+        if len(self.villages) != len(self.codes):
+            raise ValueError(f"{len(self.villages)} villages but {len(self.codes)} codes")
+        self.tree = shapely.STRtree(self.villages)
+        shapely.prepare(self.villages)
+        self.threads = max(1, min(4, os.cpu_count() or 1))
+
+    def _pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All (point position, village position) pairs where the point is in the village."""
+
+        def chunk(start: int) -> tuple[np.ndarray, np.ndarray]:
+            stop = min(start + CHUNK, len(x))
+            pts = shapely.points(x[start:stop], y[start:stop])
+            p, v = self.tree.query(pts)
+            keep = shapely.intersects_xy(self.villages[v], x[start:stop][p], y[start:stop][p])
+            return p[keep] + start, v[keep]
+
+        starts = range(0, len(x), CHUNK)
+        if len(starts) > 1 and self.threads > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                parts = list(pool.map(chunk, starts))
+        else:
+            parts = [chunk(s) for s in starts]
+        if not parts:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
+
+    def place(self, points: np.ndarray) -> Placement:
+        """Assign each point to one village (see the module docstring for the rule)."""
+        points = np.asarray(points, dtype=object)
+        chosen = np.full(len(points), -1, dtype=np.int64)
+        no_overlaps = pd.DataFrame({"point": np.array([], dtype=np.int64), "candidates": []})
+        if len(points) == 0 or len(self.villages) == 0:
+            return Placement(chosen, no_overlaps)
+        idx, x, y = _points_xy(points)
+        pt_pos, vil_pos = self._pairs(x, y)
+        pt_pos = idx[pt_pos]
+        if len(pt_pos) == 0:
+            return Placement(chosen, no_overlaps)
+        counts = np.bincount(pt_pos, minlength=len(points))
+        single = counts[pt_pos] == 1
+        chosen[pt_pos[single]] = vil_pos[single]
+        if single.all():
+            return Placement(chosen, no_overlaps)
+        mp, mv = pt_pos[~single], vil_pos[~single]
+        # Rounded so that equal depths (up to about 0.1 mm in degrees) fall to the code.
+        depth = np.round(shapely.distance(points[mp], shapely.boundary(self.villages[mv])), 9)
+        order = np.lexsort((self.codes[mv].astype(str), -depth, mp))
+        mp, mv = mp[order], mv[order]
+        first = np.ones(len(mp), dtype=bool)
+        first[1:] = mp[1:] != mp[:-1]
+        chosen[mp[first]] = mv[first]
+        groups = pd.Series(mv).groupby(mp, sort=True).agg(list)
+        overlaps = pd.DataFrame({"point": groups.index.to_numpy(), "candidates": groups.to_list()})
+        return Placement(chosen, overlaps)
+
+    def swapped(self, points: np.ndarray) -> np.ndarray:
+        """True where a point falls in no village as given but in one with x and y swapped."""
+        points = np.asarray(points, dtype=object)
+        result = np.zeros(len(points), dtype=bool)
+        if len(points) == 0 or len(self.villages) == 0:
+            return result
+        idx, x, y = _points_xy(points)
+        inside = np.zeros(len(idx), dtype=bool)
+        inside[self._pairs(x, y)[0]] = True
+        out = ~inside
+        if out.any():
+            hit = np.unique(self._pairs(y[out], x[out])[0])
+            result[idx[out][hit]] = True
+        return result
+
 
 def place_points(points: np.ndarray, villages: np.ndarray, codes: np.ndarray) -> Placement:
     """Assign each point to one village polygon.
@@ -51,39 +161,7 @@ def place_points(points: np.ndarray, villages: np.ndarray, codes: np.ndarray) ->
     -------
     Placement
     """
-    points = np.asarray(points, dtype=object)
-    villages = np.asarray(villages, dtype=object)
-    codes = np.asarray(codes, dtype=object)
-    if len(villages) != len(codes):
-        raise ValueError(f"{len(villages)} villages but {len(codes)} codes")
-    chosen = np.full(len(points), -1, dtype=np.int64)
-    empty_overlaps = pd.DataFrame({"point": np.array([], dtype=np.int64), "candidates": []})
-    valid = ~(shapely.is_missing(points) | shapely.is_empty(points))
-    if not valid.any() or len(villages) == 0:
-        return Placement(chosen, empty_overlaps)
-    idx = np.flatnonzero(valid)
-    tree = shapely.STRtree(villages)
-    pt_pos, vil_pos = tree.query(points[idx], predicate="intersects")
-    pt_pos = idx[pt_pos]
-    if len(pt_pos) == 0:
-        return Placement(chosen, empty_overlaps)
-    counts = np.bincount(pt_pos, minlength=len(points))
-    single = counts[pt_pos] == 1
-    chosen[pt_pos[single]] = vil_pos[single]
-    multi = ~single
-    if not multi.any():
-        return Placement(chosen, empty_overlaps)
-    mp, mv = pt_pos[multi], vil_pos[multi]
-    # Rounded so that equal depths (up to about 0.1 mm in degrees) fall to the code.
-    depth = np.round(shapely.distance(points[mp], shapely.boundary(villages[mv])), 9)
-    order = np.lexsort((codes[mv].astype(str), -depth, mp))
-    mp, mv = mp[order], mv[order]
-    first = np.ones(len(mp), dtype=bool)
-    first[1:] = mp[1:] != mp[:-1]
-    chosen[mp[first]] = mv[first]
-    groups = pd.Series(mv).groupby(mp).agg(list)
-    overlaps = pd.DataFrame({"point": groups.index.to_numpy(), "candidates": groups.to_list()})
-    return Placement(chosen, overlaps)
+    return VillageIndex(villages, codes).place(points)
 
 
 def swapped_inside(points: np.ndarray, area: np.ndarray) -> np.ndarray:
@@ -101,19 +179,5 @@ def swapped_inside(points: np.ndarray, area: np.ndarray) -> np.ndarray:
     numpy.ndarray of bool
         True where the point is outside the area but its swap is inside.
     """
-    points = np.asarray(points, dtype=object)
-    result = np.zeros(len(points), dtype=bool)
-    ok = ~(shapely.is_missing(points) | shapely.is_empty(points))
-    if not ok.any() or len(area) == 0:
-        return result
-    idx = np.flatnonzero(ok)
-    tree = shapely.STRtree(np.asarray(area, dtype=object))
-    inside = np.zeros(len(idx), dtype=bool)
-    inside[np.unique(tree.query(points[idx], predicate="intersects")[0])] = True
-    out_idx = idx[~inside]
-    if len(out_idx) == 0:
-        return result
-    swapped = shapely.points(shapely.get_y(points[out_idx]), shapely.get_x(points[out_idx]))
-    hit = np.unique(tree.query(swapped, predicate="intersects")[0])
-    result[out_idx[hit]] = True
-    return result
+    area = np.asarray(area, dtype=object)
+    return VillageIndex(area, np.arange(len(area)).astype(str)).swapped(points)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EMPTY_TEXT = ("", "nan", "NaN", "None", "NULL", "null", "-")
 
@@ -15,13 +19,32 @@ def by_unique(series: pd.Series, func) -> pd.Series:
     return pd.Series(mapped[codes], index=series.index, dtype="object")
 
 
+_EMPTY_ARROW = pa.array(EMPTY_TEXT)
+
+
+def _arrow_text(series: pd.Series) -> pa.Array | None:
+    """The column as an Arrow string array, or None when it does not hold text."""
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    return arr if pa.types.is_string(arr.type) else None
+
+
 def blank(series: pd.Series) -> pd.Series:
     """Text with surrounding space removed; empty strings become missing (object dtype)."""
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("object").where(series.notna(), None)
-    text = series.astype("string").str.strip()
-    text = text.where(~text.isin(EMPTY_TEXT))
-    return text.astype("object").where(text.notna(), None)
+    arr = _arrow_text(series)
+    if arr is None:  # mixed Python objects: strip the strings among them
+        text = series.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
+        text = text.where(~text.isin(EMPTY_TEXT) & text.notna(), None)
+        return text.astype("object")
+    arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.if_else(pc.is_in(arr, value_set=_EMPTY_ARROW), pa.scalar(None, pa.string()), arr)
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=series.index, dtype="object")
 
 
 def to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -44,13 +67,24 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dates: ISO first (the calendar date as written, time and zone dropped, so a
     KoboToolbox ``2024-03-05T06:00+07:00`` stays 5 March), then day-first as Indonesians
     write them (``05/03/2024``)."""
-    text = blank(series)
-    present = text.notna()
     if pd.api.types.is_datetime64_any_dtype(series):
         naive = series.dt.tz_localize(None) if series.dt.tz else series
-        return naive.dt.normalize().astype("datetime64[ns]"), present & series.isna()
+        return naive.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=series.index)
+    first = series.dropna().head(1)
+    if len(first) and isinstance(first.iloc[0], dt.date):  # dates from GeoPackage, Excel
+        parsed = pd.to_datetime(series, errors="coerce").dt.normalize()
+        return parsed.astype("datetime64[ns]"), series.notna() & parsed.isna()
+    text = blank(series)
+    present = text.notna()
     s = text.astype("string")
-    iso_day = s.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", expand=False)
+    arr = pa.array(s, from_pandas=True)
+    iso = pc.fill_null(pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}(?:[T ]|$)"), False)
+    iso_day = pd.Series(
+        pc.if_else(iso, pc.utf8_slice_codeunits(arr, 0, 10), pa.scalar(None, pa.string())).to_numpy(
+            zero_copy_only=False
+        ),
+        index=series.index,
+    )
     parsed = pd.to_datetime(iso_day, format="%Y-%m-%d", errors="coerce")
     rest = present & parsed.isna() & iso_day.isna()
     if rest.any():

@@ -8,7 +8,7 @@ import shapely
 
 from layers.errors import InputError
 from layers.io import RawLayer
-from layers.placement import swapped_inside
+from layers.placement import Placement, VillageIndex
 from layers.report import ValidationReport
 from layers.schema import STORAGE_CRS
 from layers.validate.cells import blank
@@ -143,10 +143,15 @@ def check_points(
     v: RowChecker,
     geom: gpd.GeoSeries,
     optional: bool,
-    area: gpd.GeoDataFrame | None,
+    index: VillageIndex | None,
     swap_repair: bool,
-) -> np.ndarray:
-    """Check point coordinates: errors, types, swapped lat/lon, ranges. Returns points."""
+) -> tuple[np.ndarray, Placement | None]:
+    """Check point coordinates: errors, types, swapped lat/lon, ranges.
+
+    With a village index the points are also placed in villages (once: only points in no
+    village are tried swapped). Returns the points and their placement (None without
+    villages).
+    """
     values = geom.to_numpy(dtype=object).copy()
     if "_coord_error" in v.frame.columns:
         err = blank(v.frame["_coord_error"])
@@ -190,9 +195,12 @@ def check_points(
     x = shapely.get_x(np.where(present, values, shapely.Point(0, 0)))
     y = shapely.get_y(np.where(present, values, shapely.Point(0, 0)))
     # Swapped latitude/longitude: outside the area, inside once swapped.
-    if area is not None and len(area):
+    placement = None
+    if index is not None:
+        placement = index.place(np.where(present, values, None))
         swap = np.zeros(len(values), dtype=bool)
-        swap[present] = swapped_inside(values[present], area.geometry.to_numpy())
+        lost = np.flatnonzero(present & (placement.village < 0))
+        swap[lost] = index.swapped(values[lost])
     else:
         x0, y0, x1, y1 = INDONESIA_BOUNDS
         inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
@@ -204,6 +212,9 @@ def check_points(
             values[swap] = shapely.points(y[swap], x[swap])
             x[swap], y[swap] = y[swap], x[swap].copy()
             v.repair(swap, "latlon_swapped", col)
+            if index is not None:
+                moved = np.flatnonzero(swap)
+                placement = placement.merge(moved, index.place(values[moved]))
         else:
             v.warn(swap, "latlon_swapped_suggested", col)
     bad = present & ~swap & ((np.abs(y) > 90) | (np.abs(x) > 180) | ~np.isfinite(x + y))
@@ -211,4 +222,4 @@ def check_points(
     vals = np.full(len(values), None, dtype=object)
     vals[bad] = coords
     v.reject(bad, "coordinate_out_of_range", ",".join(v.raw.coordinate_columns) or "geometry", vals)
-    return values
+    return values, placement

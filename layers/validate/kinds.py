@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from layers import codes as codes_mod
+from layers.placement import VillageIndex
 from layers.schema import FACILITY_TYPES, STORAGE_CRS
 from layers.validate.cells import blank, to_number
 from layers.validate.checker import RowChecker, check_ids, reject_duplicates
@@ -61,7 +62,10 @@ def build_points(
 ) -> gpd.GeoDataFrame:
     """Canonical facilities or needs: ids, values, placement in villages, code checks."""
     spec = v.spec
-    values = check_points(v, geom, spec.geometry_optional, villages, swap_repair)
+    index = None
+    if villages is not None and len(villages):
+        index = VillageIndex(villages.geometry.to_numpy(), villages["kode"].to_numpy(dtype=object))
+    values, placement = check_points(v, geom, spec.geometry_optional, index, swap_repair)
     n = len(values)
     prefix = "F" if spec.kind == "facilities" else "N"
     check_ids(v, found, prefix)
@@ -97,7 +101,7 @@ def build_points(
             found["reported_date"],
             v.out["reported_date"].dt.strftime("%Y-%m-%d").to_numpy(),
         )
-    kode = place_in_villages(v, values, villages, given_kode)
+    kode = place_in_villages(v, values, villages, given_kode, placement)
     out = pd.DataFrame(index=range(n))
     for col in spec.columns:
         if col.name == "kode":

@@ -9,7 +9,7 @@ import shapely
 
 from layers import codes as codes_mod
 from layers.errors import InputError
-from layers.placement import place_points
+from layers.placement import Placement
 from layers.validate.cells import blank
 from layers.validate.checker import RowChecker
 
@@ -19,20 +19,19 @@ def place_in_villages(
     values: np.ndarray,
     villages: gpd.GeoDataFrame | None,
     given_kode: pd.Series | None,
+    placement: Placement | None,
 ) -> pd.Series:
-    """Assign village codes from points; warn about outside, overlap and disagreement."""
+    """Village codes from the points' placement; warn about outside, overlap, disagreement."""
     kode = pd.Series([None] * len(values), dtype="object")
-    if villages is None or len(villages) == 0:
+    if placement is None or villages is None or len(villages) == 0:
         if given_kode is not None:
             kode = given_kode.reset_index(drop=True)
         v.report.notes["placement"] = "no villages in the workspace: points were not placed"
         return kode
-    village_geoms = villages.geometry.to_numpy()
     village_codes = villages["kode"].to_numpy(dtype=object)
     live = v.keep & ~shapely.is_missing(values)
-    placement = place_points(np.where(live, values, None), village_geoms, village_codes)
     chosen = placement.village
-    placed = chosen >= 0
+    placed = live & (chosen >= 0)
     kode[placed] = village_codes[chosen[placed]]
     v.warn(live & ~placed, "point_outside_villages", "geometry")
     if len(placement.overlaps):
