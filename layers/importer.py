@@ -8,6 +8,7 @@ single transaction, so a refused or failed import leaves the store exactly as it
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 
 from layers.codes import CodeBridge
 from layers.errors import InputError, NotFoundError
+from layers.io import RawLayer, read_layer
 from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
 from layers.schema import IMPORT_KINDS
 from layers.storage.base import DatasetVersion, Store
-from layers.validate import CODE_SYSTEMS, ImportResult, import_layer
+from layers.validate import CODE_SYSTEMS, ImportResult, import_layer, validate_layer
 
 __all__ = ["IMPORT_KINDS", "ImportOutcome", "check_file", "import_into_store"]
 
@@ -63,7 +65,7 @@ def _has_dataset(store: Store, workspace: str, name: str) -> bool:
 
 
 def check_file(
-    path: str | os.PathLike,
+    path: str | os.PathLike | RawLayer,
     kind: str,
     *,
     workspace_villages=None,
@@ -78,14 +80,27 @@ def check_file(
 ) -> ImportResult | RasterResult:
     """Validate a file of any importable kind without storing it.
 
-    Parameters are those of :func:`import_into_store`; ``workspace_villages`` is the
-    workspace's villages layer when there is one. Returns the validation result, whose
+    Parameters are those of :func:`import_into_store`; ``path`` may also be a file already
+    read with :func:`layers.io.read_layer`; ``workspace_villages`` is the workspace's
+    villages layer when there is one. Returns the validation result, whose
     ``report`` says what an import would accept, repair and reject.
     """
     if kind not in IMPORT_KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(IMPORT_KINDS)}")
     if kind == "raster":
         return validate_population_raster(path, workspace_villages=workspace_villages)
+    if isinstance(path, RawLayer):
+        return validate_layer(
+            path,
+            kind,
+            workspace_villages=workspace_villages,
+            bridge=bridge,
+            code_system=code_system,
+            crs=crs,
+            mapping=mapping,
+            swap_repair=swap_repair,
+            today=today,
+        )
     return import_layer(
         path,
         kind,
@@ -172,14 +187,25 @@ def import_into_store(
         bridge = CodeBridge.from_directory(bridge)
     villages = None
     villages_ref = None
+    raw = None
     if kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
         info = store.dataset_info(workspace, VILLAGES_DATASET)
-        villages = store.read_dataset(
-            workspace, VILLAGES_DATASET, version=info.version, columns=["kode"]
-        )
         villages_ref = info.ref
+        # Read the workspace's villages while the file is read: both mostly wait on I/O
+        # and C code that releases the GIL.
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(
+                store.read_dataset,
+                workspace,
+                VILLAGES_DATASET,
+                version=info.version,
+                columns=["kode"],
+            )
+            if kind != "raster":
+                raw = read_layer(path, layer=layer, sheet=sheet)
+            villages = future.result()
     result = check_file(
-        path,
+        raw if raw is not None else path,
         kind,
         workspace_villages=villages,
         bridge=bridge,

@@ -807,8 +807,11 @@ class SQLStore(Store):
             )
         return blobs
 
-    def _insert_chunk(self, conn: Connection, dataset_id: int, part: codec.Part) -> None:
-        """Encode one chunk and insert it (a failure leaves the transaction to roll back)."""
+    def _insert_chunk(
+        self, conn: Connection, dataset_id: int, part: codec.Part, data: bytes | None = None
+    ) -> None:
+        """Insert one chunk, encoding it unless ``data`` is given (a failure leaves the
+        transaction to roll back)."""
         bbox = part.bbox
         conn.execute(
             chunks_table.insert().values(
@@ -819,7 +822,7 @@ class SQLStore(Store):
                 miny=bbox[1] if bbox else None,
                 maxx=bbox[2] if bbox else None,
                 maxy=bbox[3] if bbox else None,
-                data=codec.encode_chunk(part),
+                data=codec.encode_chunk(part) if data is None else data,
             )
         )
 

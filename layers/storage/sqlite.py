@@ -9,6 +9,8 @@ writers never deadlock upgrading a read lock.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,8 +89,16 @@ class SQLiteStore(SQLStore):
         self.path = None if memory else path
 
     def _write_features(self, conn: Connection, dataset_id: int, snapshot: codec.Snapshot) -> None:
-        for part in snapshot.parts():
-            self._insert_chunk(conn, dataset_id, part)
+        # Chunks are encoded on a thread per core (Parquet writing releases the GIL) and
+        # inserted in order on this connection, inside the caller's transaction.
+        parts = list(snapshot.parts())
+        if len(parts) < 2:
+            for part in parts:
+                self._insert_chunk(conn, dataset_id, part)
+            return
+        with ThreadPoolExecutor(min(len(parts), os.cpu_count() or 1)) as pool:
+            for part, data in zip(parts, pool.map(codec.encode_chunk, parts), strict=True):
+                self._insert_chunk(conn, dataset_id, part, data)
 
     def _read_features(
         self,

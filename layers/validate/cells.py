@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -91,3 +92,28 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed.loc[rest] = pd.to_datetime(s[rest], dayfirst=True, errors="coerce", format="mixed")
     parsed = parsed.dt.normalize().astype("datetime64[ns]")
     return parsed, present & parsed.isna()
+
+
+def map_vocabulary(series: pd.Series, vocab: dict[str, str]) -> tuple[pd.Series, np.ndarray]:
+    """Map free text onto a vocabulary, case- and spacing-insensitively.
+
+    Kobo exports answer names (``air_bersih``) where people type labels ("Air Bersih"), so
+    underscores count as spaces. Each distinct value is handled once.
+
+    Returns
+    -------
+    mapped : pandas.Series
+        The vocabulary value per row (object dtype), None where blank or unknown.
+    missing : numpy.ndarray of bool
+        True where the cell is blank.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    cleaned = [u.strip() if isinstance(u, str) else u for u in uniques]
+    blank_u = [c is None or (isinstance(c, str) and c in EMPTY_TEXT) for c in cleaned]
+    mapped_u = [
+        None if empty else vocab.get(re.sub(r"[\s_]+", " ", str(c).lower()))
+        for c, empty in zip(cleaned, blank_u, strict=True)
+    ]
+    mapped = np.array([*mapped_u, None], dtype=object)[codes]
+    missing = np.array([*blank_u, True], dtype=bool)[codes]
+    return pd.Series(mapped, index=series.index, dtype="object"), missing

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
 from layers.io import RawLayer
 from layers.report import ValidationReport
 from layers.schema import VOCABULARIES, LayerSpec
-from layers.validate.cells import blank, by_unique, parse_dates, to_number
+from layers.validate.cells import blank, map_vocabulary, parse_dates, to_number
 
 
 class RowChecker:
@@ -61,17 +59,12 @@ def check_values(v: RowChecker, found: dict[str, str]) -> None:
                 v.reject(values.isna().to_numpy(), "value_required", source)
             v.out[col.name] = values
         elif col.dtype == "category":
-            values = blank(raw)
             vocab = VOCABULARIES.get((spec.kind, col.name), {a: a for a in col.allowed})
-            # Kobo exports answer names (``air_bersih``); people type labels ("Air Bersih").
-            mapped = by_unique(
-                values, lambda t, vocab=vocab: vocab.get(re.sub(r"[\s_]+", " ", t.lower()))
-            )
-            missing = values.isna()
+            mapped, missing = map_vocabulary(raw, vocab)
             if col.required:
-                v.reject(missing.to_numpy(), "value_required", source)
-            unknown = (~missing & mapped.isna()).to_numpy()
-            v.reject(unknown, "value_not_allowed", source, values, allowed=", ".join(col.allowed))
+                v.reject(missing, "value_required", source)
+            unknown = ~missing & mapped.isna().to_numpy()
+            v.reject(unknown, "value_not_allowed", source, raw, allowed=", ".join(col.allowed))
             v.out[col.name] = mapped.astype("object")
         elif col.dtype in ("int", "float"):
             values, bad = to_number(raw)

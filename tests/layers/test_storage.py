@@ -693,7 +693,7 @@ def test_failure_while_writing_chunks_leaves_the_store_unchanged(store, monkeypa
     monkeypatch.setattr(codec, "encode_chunk", failing)
     with pytest.raises(StoreError, match="injected"):
         put(store, "facilities", scattered_points(500, seed=3))
-    assert calls == [0, 1]
+    assert {0, 1} <= set(calls)  # the failing chunk was reached (chunks encode in parallel)
     assert dump(store) == before
     monkeypatch.setattr(codec, "encode_chunk", real)
     assert put(store, "facilities", scattered_points(500, seed=3)).version == 2
