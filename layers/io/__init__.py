@@ -25,6 +25,8 @@ rejects that row by name; blank coordinates simply give no geometry.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from layers.errors import InputError
 from layers.io.common import (
@@ -89,10 +91,14 @@ def read_layer(
         raise InputError(
             "a layer can only be chosen in a GeoPackage, KML or zipped Shapefile", file=source
         )
-    digest = file_sha256(p)
-    if fmt in ("csv", "xlsx"):
-        return read_table(p, source, fmt, sheet, digest, XLSX_ENGINE)
-    return read_vector(p, source, fmt, layer, digest)
+    # Hash the file on another thread while it is read (hashlib releases the GIL).
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(file_sha256, p)
+        if fmt in ("csv", "xlsx"):
+            raw = read_table(p, source, fmt, sheet, "", XLSX_ENGINE)
+        else:
+            raw = read_vector(p, source, fmt, layer, "")
+        return replace(raw, sha256=digest.result())
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:

@@ -19,6 +19,13 @@ from layers.validate.geometry import check_points, check_polygons
 from layers.validate.places import place_in_villages
 
 
+def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows still kept, renumbered from 0 (no copy when every row is kept)."""
+    if keep.all():
+        return frame
+    return frame.loc[keep].reset_index(drop=True)
+
+
 def build_villages(v: RowChecker, geom: gpd.GeoSeries, found: dict[str, str]) -> gpd.GeoDataFrame:
     """Canonical villages: codes, derived hierarchy and type, repaired polygons."""
     values = check_polygons(v, geom)
@@ -48,7 +55,7 @@ def build_villages(v: RowChecker, geom: gpd.GeoSeries, found: dict[str, str]) ->
     out["village_type"] = derived
     out["population"] = v.out.get("population", pd.Series([np.nan] * len(kode))).to_numpy()
     gdf = gpd.GeoDataFrame(out, geometry=values, crs=STORAGE_CRS)
-    return gdf.loc[v.keep].reset_index(drop=True)
+    return kept_rows(gdf, v.keep)
 
 
 def build_points(
@@ -102,22 +109,23 @@ def build_points(
             v.out["reported_date"].dt.strftime("%Y-%m-%d").to_numpy(),
         )
     kode = place_in_villages(v, values, villages, given_kode, placement)
-    out = pd.DataFrame(index=range(n))
+    columns: dict[str, object] = {}
     for col in spec.columns:
         if col.name == "kode":
-            out["kode"] = kode.to_numpy()
+            columns["kode"] = kode.to_numpy()
         elif col.name == "sector":
-            out["sector"] = v.out["type"].map(FACILITY_TYPES).to_numpy()
+            columns["sector"] = v.out["type"].map(FACILITY_TYPES).to_numpy()
         elif col.name in v.out:
-            out[col.name] = v.out[col.name].to_numpy()
+            columns[col.name] = v.out[col.name].to_numpy()
         elif col.name == "status":
-            out["status"] = "open"
+            columns["status"] = np.full(n, "open", dtype=object)
         elif col.dtype in ("float", "int"):
-            out[col.name] = np.nan
+            columns[col.name] = np.full(n, np.nan)
         else:
-            out[col.name] = None
+            columns[col.name] = np.full(n, None, dtype=object)
     if spec.kind == "facilities" and "source_code" not in v.out and "facility_id" in found:
-        out["source_code"] = v.out["facility_id"].to_numpy()
+        columns["source_code"] = v.out["facility_id"].to_numpy()
+    out = pd.DataFrame(columns, copy=False)
     if spec.kind == "needs":
         out["severity"] = pd.array(out["severity"].where(v.keep).round(), dtype="Int64")
         out["status"] = out["status"].fillna("open")
@@ -133,7 +141,7 @@ def build_points(
             per_row={"expected": implied.to_numpy(), "found": where.to_numpy()},
         )
     gdf = gpd.GeoDataFrame(out, geometry=values, crs=STORAGE_CRS)
-    return gdf.loc[v.keep].reset_index(drop=True)
+    return kept_rows(gdf, v.keep)
 
 
 def build_indicators(
@@ -167,4 +175,4 @@ def build_indicators(
         out[norm_name(col)] = values.to_numpy()
     if ignored:
         v.report.add("warning", "column_ignored", value=", ".join(ignored))
-    return out.loc[v.keep].reset_index(drop=True)
+    return kept_rows(out, v.keep)
