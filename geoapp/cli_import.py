@@ -107,29 +107,47 @@ def import_(
       geoapp import facilities puskesmas.csv -w merangin --crs EPSG:4326 --swap-repair
       geoapp import raster penduduk.tif -w merangin --name population
     """
+    from tqdm import tqdm
+
     from layers.importer import import_into_store
 
     s = state()
     store = s.store()
     workspace = workspace or s.app().config["DEFAULT_WORKSPACE"]
-    status_note(s._(N_("Validating %(file)s ..."), file=str(file)))
-    outcome = import_into_store(
-        store,
-        workspace,
-        file,
-        kind,
-        name=name,
-        code_system=code_system,
-        bridge=code_bridge(code_system, bridge, kind),
-        crs=crs,
-        mapping=mapping,
-        swap_repair=swap_repair,
-        skip_rejected=skip_rejected,
-        user=user,
-        layer=layer,
-        sheet=sheet,
-        note=note,
-    )
+
+    stage_labels = {
+        "read": s._(N_("reading")),
+        "validate": s._(N_("validating")),
+        "store": s._(N_("storing")),
+    }
+    bar = tqdm(total=3, file=sys.stderr, disable=None, leave=False, desc=file.name)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.n = done
+        bar.set_postfix_str(stage_labels.get(stage, stage))
+        bar.refresh()
+
+    try:
+        outcome = import_into_store(
+            store,
+            workspace,
+            file,
+            kind,
+            name=name,
+            code_system=code_system,
+            bridge=code_bridge(code_system, bridge, kind),
+            crs=crs,
+            mapping=mapping,
+            swap_repair=swap_repair,
+            skip_rejected=skip_rejected,
+            user=user,
+            layer=layer,
+            sheet=sheet,
+            note=note,
+            progress=progress,
+        )
+    finally:
+        bar.close()
     report = outcome.report
     if as_json:
         from geoapp.catalogue import dataset_json

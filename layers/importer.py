@@ -8,6 +8,7 @@ single transaction, so a refused or failed import leaves the store exactly as it
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -134,6 +135,7 @@ def import_into_store(
     sheet: str | None = None,
     note: str = "",
     today: date | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportOutcome:
     """Validate a file and store it as a new version of a dataset in a workspace.
 
@@ -162,6 +164,9 @@ def import_into_store(
         Who imported it.
     note : str
         Free text stored with the version.
+    progress : callable, optional
+        Called as ``progress(stage, done, total)`` when each stage starts (``"read"``,
+        ``"validate"``, ``"store"``), for progress bars.
 
     Returns
     -------
@@ -185,6 +190,13 @@ def import_into_store(
         raise InputError("file not found", file=str(path))
     if bridge is not None and not isinstance(bridge, CodeBridge):
         bridge = CodeBridge.from_directory(bridge)
+    stages = ("read", "validate", "store")
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name, stages.index(name), len(stages))
+
+    stage("read")
     villages = None
     villages_ref = None
     raw = None
@@ -204,6 +216,9 @@ def import_into_store(
             if kind != "raster":
                 raw = read_layer(path, layer=layer, sheet=sheet)
             villages = future.result()
+    if raw is None and kind != "raster":
+        raw = read_layer(path, layer=layer, sheet=sheet)
+    stage("validate")
     result = check_file(
         raw if raw is not None else path,
         kind,
@@ -251,6 +266,7 @@ def import_into_store(
             and previous.get("notes", {}).get("options") == options
         ):
             return ImportOutcome(latest, report, stored=False, unchanged=True, result=result)
+    stage("store")
     if isinstance(result, RasterResult):
         version = store.put_raster(
             workspace,
