@@ -22,7 +22,7 @@ from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
 from layers.schema import IMPORT_KINDS
 from layers.storage.base import DatasetVersion, Store
-from layers.validate import CODE_SYSTEMS, ImportResult, import_layer, validate_layer
+from layers.validate import CODE_SYSTEMS, ImportResult, validate_layer
 
 __all__ = ["IMPORT_KINDS", "ImportOutcome", "check_file", "import_into_store"]
 
@@ -90,20 +90,9 @@ def check_file(
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(IMPORT_KINDS)}")
     if kind == "raster":
         return validate_population_raster(path, workspace_villages=workspace_villages)
-    if isinstance(path, RawLayer):
-        return validate_layer(
-            path,
-            kind,
-            workspace_villages=workspace_villages,
-            bridge=bridge,
-            code_system=code_system,
-            crs=crs,
-            mapping=mapping,
-            swap_repair=swap_repair,
-            today=today,
-        )
-    return import_layer(
-        path,
+    raw = path if isinstance(path, RawLayer) else read_layer(path, layer=layer, sheet=sheet)
+    return validate_layer(
+        raw,
         kind,
         workspace_villages=workspace_villages,
         bridge=bridge,
@@ -111,8 +100,6 @@ def check_file(
         crs=crs,
         mapping=mapping,
         swap_repair=swap_repair,
-        layer=layer,
-        sheet=sheet,
         today=today,
     )
 

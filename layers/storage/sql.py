@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -538,55 +538,63 @@ class SQLStore(Store):
             "note": note or "",
             "schema_json": json.dumps(snapshot.schema),
         }
+        return self._write_version(
+            workspace,
+            name,
+            values,
+            lambda conn, dataset_id: self._write_features(conn, dataset_id, snapshot),
+        )
+
+    def _write_version(
+        self,
+        workspace: str,
+        name: str,
+        values: dict[str, Any],
+        write_body: Callable[[Connection, int], None],
+    ) -> DatasetVersion:
+        """In one transaction, insert the next version's row of ``name`` and let
+        ``write_body(conn, dataset_id)`` write its content; any failure rolls both back."""
         try:
             with self._transaction(write=True) as conn:
-                version, dataset_id = self._insert_version(conn, workspace, name, snapshot, values)
+                workspace_id = self._workspace_row(conn, workspace, lock=True).id
+                latest = conn.execute(
+                    sa.select(sa.func.max(datasets_table.c.version))
+                    .where(datasets_table.c.workspace_id == workspace_id)
+                    .where(datasets_table.c.name == name)
+                ).scalar()
+                version = (latest or 0) + 1
+                result = conn.execute(
+                    datasets_table.insert().values(
+                        workspace_id=workspace_id, version=version, **values
+                    )
+                )
+                dataset_id = result.inserted_primary_key[0]
+                write_body(conn, dataset_id)
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(
                 f"writing {workspace}/{name} failed and nothing was stored: {exc}"
             ) from exc
-
+        bounds = None
+        if values["minx"] is not None:
+            bounds = (values["minx"], values["miny"], values["maxx"], values["maxy"])
         return DatasetVersion(
             id=dataset_id,
             workspace=workspace,
-            kind=kind,
+            kind=values["kind"],
             name=name,
             version=version,
-            source_name=source_name,
-            source_sha256=source_sha256,
-            created_at=created_at,
-            created_by=created_by,
-            row_count=snapshot.row_count,
-            counts=counts,
-            crs=snapshot.crs,
+            source_name=values["source_name"],
+            source_sha256=values["source_sha256"],
+            created_at=values["created_at"],
+            created_by=values["created_by"],
+            row_count=values["row_count"],
+            counts=json.loads(values["counts_json"]),
+            crs=values["crs"],
             bounds=bounds,
-            note=note or "",
+            note=values["note"],
         )
-
-    def _insert_version(
-        self,
-        conn: Connection,
-        workspace: str,
-        name: str,
-        snapshot: codec.Snapshot,
-        values: dict[str, Any],
-    ) -> tuple[int, int]:
-        """Insert the next version's row and its features; return (version, dataset id)."""
-        workspace_id = self._workspace_row(conn, workspace, lock=True).id
-        latest = conn.execute(
-            sa.select(sa.func.max(datasets_table.c.version))
-            .where(datasets_table.c.workspace_id == workspace_id)
-            .where(datasets_table.c.name == name)
-        ).scalar()
-        version = (latest or 0) + 1
-        result = conn.execute(
-            datasets_table.insert().values(workspace_id=workspace_id, version=version, **values)
-        )
-        dataset_id = result.inserted_primary_key[0]
-        self._write_features(conn, dataset_id, snapshot)
-        return version, dataset_id
 
     #: Rasters are stored as GeoTIFF bytes split into pieces of at most this size.
     RASTER_PIECE = 32 * 1024 * 1024
@@ -656,49 +664,17 @@ class SQLStore(Store):
             "note": note or "",
             "schema_json": json.dumps({"raster": "GTiff", "bytes": len(data)}),
         }
-        try:
-            with self._transaction(write=True) as conn:
-                workspace_id = self._workspace_row(conn, workspace, lock=True).id
-                latest = conn.execute(
-                    sa.select(sa.func.max(datasets_table.c.version))
-                    .where(datasets_table.c.workspace_id == workspace_id)
-                    .where(datasets_table.c.name == name)
-                ).scalar()
-                version = (latest or 0) + 1
-                dataset_id = conn.execute(
-                    datasets_table.insert().values(
-                        workspace_id=workspace_id, version=version, **values
+
+        def write_pieces(conn: Connection, dataset_id: int) -> None:
+            for seq, start in enumerate(range(0, len(data), self.RASTER_PIECE)):
+                piece = bytes(data[start : start + self.RASTER_PIECE])
+                conn.execute(
+                    chunks_table.insert().values(
+                        dataset_id=dataset_id, seq=seq, row_count=0, data=piece
                     )
-                ).inserted_primary_key[0]
-                for seq, start in enumerate(range(0, len(data), self.RASTER_PIECE)):
-                    piece = bytes(data[start : start + self.RASTER_PIECE])
-                    conn.execute(
-                        chunks_table.insert().values(
-                            dataset_id=dataset_id, seq=seq, row_count=0, data=piece
-                        )
-                    )
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(
-                f"writing {workspace}/{name} failed and nothing was stored: {exc}"
-            ) from exc
-        return DatasetVersion(
-            id=dataset_id,
-            workspace=workspace,
-            kind="raster",
-            name=name,
-            version=version,
-            source_name=source_name,
-            source_sha256=source_sha256,
-            created_at=created_at,
-            created_by=created_by,
-            row_count=values["row_count"],
-            counts=counts,
-            crs=crs,
-            bounds=tuple(bounds) if bounds else None,
-            note=note or "",
-        )
+                )
+
+        return self._write_version(workspace, name, values, write_pieces)
 
     def read_raster(self, workspace: str, name: str, version: int | None = None) -> bytes:
         """Return the GeoTIFF bytes of a raster dataset version, exactly as written.
