@@ -269,6 +269,8 @@ def run(
     print(f"data: {data_dir} ({', '.join(f'{k} {v:,}' for k, v in sizes.items())})")
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     errors: list[str] = []
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="jangkau-bench-", dir=work_dir))
     parquet = {kind: tmp / f"{kind}.parquet" for kind in LAYERS}
     template = tmp / "villages-template"
