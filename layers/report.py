@@ -8,7 +8,6 @@ CLI can show them in Bahasa Indonesia (see :meth:`Finding.render`).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
@@ -271,8 +270,12 @@ class ValidationReport:
         }
 
     def by_code(self) -> dict[tuple[str, str], int]:
-        """Number of findings per (action, code)."""
-        return dict(Counter((f.action, f.code) for f in self.findings))
+        """Number of findings per (action, code), counting those not kept in detail."""
+        out: dict[tuple[str, str], int] = {}
+        for key, total in self.totals.items():
+            action, code = key.split(":", 1)
+            out[(action, code)] = total
+        return out
 
     def lines(self, gettext: Callable[[str], str] = lambda t: t, limit: int | None = None):
         """Yield one human-readable line per finding: ``ACTION file, row, column: message``."""

@@ -218,3 +218,43 @@ def test_podes_joins_only_through_the_crosswalk(tmp_path):
     swapped = result.data[result.data["kode_bps"].str.startswith("1508")]
     assert len(swapped) > 0
     assert swapped["kode"].str.startswith("15.09").all()  # Tebo: BPS 1508 = Kemendagri 15.09
+
+
+def test_real_facilities_in_the_wrong_regency_are_flagged_never_dropped(jambi_codes_dir):
+    kerinci = import_layer(
+        shared_file("jambi", "boundaries", "desa_kelurahan_15_01.geojson"), "villages"
+    )
+    assert kerinci.ok
+    assert len(kerinci.data) == 287
+    bridge = CodeBridge.from_directory(jambi_codes_dir)
+    result = import_layer(
+        shared_file("jambi", "facilities", "faskes_jambi_2019.geojson"),
+        "facilities",
+        workspace_villages=kerinci.data,
+        bridge=bridge,
+    )
+    counts = result.report.counts()
+    assert counts["read"] == counts["accepted"] + counts["rejected"] == 170
+    flagged = [f for f in result.report.warnings if f.code == "code_disagrees_with_location"]
+    # A Sungai Penuh (15.72) puskesmas whose point lies inside a Kerinci (15.01) village.
+    assert [(f.params["expected"], f.params["found"]) for f in flagged] == [("15.72", "15.01")]
+    row = flagged[0].row
+    assert result.data.iloc[row - 1]["source_code"].startswith("P1572")
+    assert result.data.iloc[row - 1]["kode"].startswith("15.01.")
+    outside = result.report.by_code()[("warning", "point_outside_villages")]
+    assert outside == int(result.data["kode"].isna().sum())  # outside Kerinci, kept, counted
+
+
+def test_national_list_rejects_the_corrupt_longitude_and_counts_every_row(jambi_codes_dir):
+    result = import_layer(
+        shared_file("jambi", "facilities", "faskes_indonesia_2019_bppsdmk.csv"),
+        "facilities",
+        bridge=CodeBridge.from_directory(jambi_codes_dir),
+    )
+    counts = result.report.counts()
+    assert counts["read"] == counts["accepted"] + counts["rejected"]
+    by_code = result.report.by_code()
+    assert by_code[("rejected", "coordinate_out_of_range")] == 1
+    assert by_code[("rejected", "value_not_allowed")] == 2  # two DINAS PROVINSI rows
+    bad = next(f for f in result.report.rejected if f.code == "coordinate_out_of_range")
+    assert bad.column == "lat_,long_"
