@@ -103,7 +103,9 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except AppError as exc:
             fail(exc.render(state().translations.gettext))
-        except (JangkauError, ConfigError) as exc:
+        except JangkauError as exc:
+            fail(exc.render(state().translations.gettext))
+        except ConfigError as exc:
             fail(str(exc))
         except ValueError as exc:  # a bad option value the core refused, naming what it allows
             fail(str(exc))

@@ -151,11 +151,15 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 
 def handle_store_error(exc: StoreError) -> Response:
-    """Store errors that escaped the views: not found is 404, the rest 503."""
+    """Store errors that escaped the views: not found is 404, the rest 503.
+
+    The message is the store's own, in the request's language; ``details.reason`` keeps
+    the English text for logs and scripts.
+    """
     if isinstance(exc, NotFoundError):
-        return _respond(404, "not_found", gettext(HTTP_MESSAGES[404]), {"reason": str(exc)})
+        return _respond(404, "not_found", exc.render(gettext), {"reason": str(exc)})
     log.error("store error on %s: %s", request.path, exc)
-    message = gettext(N_("The data store cannot be read: %(reason)s"), reason=str(exc))
+    message = gettext(N_("The data store cannot be read: %(reason)s"), reason=exc.render(gettext))
     return _respond(503, "store_unavailable", message, {"reason": str(exc)})
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 
 __all__ = [
     "CodeBridge",
@@ -313,8 +313,9 @@ class CodeBridge:
         regency_file = folder / cls.REGENCY_FILE
         if not regency_file.exists():
             raise InputError(
-                f"no BPS-Kemendagri bridge in {folder}: expected {cls.REGENCY_FILE}",
+                N_("no BPS-Kemendagri bridge in %(folder)s: expected %(expected)s"),
                 file=str(folder),
+                params={"folder": str(folder), "expected": cls.REGENCY_FILE},
             )
 
         def read(name: str) -> pd.DataFrame | None:
@@ -324,7 +325,11 @@ class CodeBridge:
             try:
                 return pd.read_csv(p, dtype=str, keep_default_na=False)
             except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                raise InputError(f"cannot read code table: {exc}", file=p.name) from exc
+                raise InputError(
+                    N_("cannot read code table: %(reason)s"),
+                    file=p.name,
+                    params={"reason": str(exc)},
+                ) from exc
 
         return cls(read(cls.REGENCY_FILE), read(cls.DISTRICT_FILE), read(cls.VILLAGE_FILE))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from layers.codes import CodeBridge
-from layers.errors import InputError, NotFoundError
+from layers.errors import N_, InputError, NotFoundError
 from layers.io import RawLayer, read_layer
 from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
@@ -174,7 +174,7 @@ def import_into_store(
         )
     store.get_workspace(workspace)
     if not Path(path).exists():
-        raise InputError("file not found", file=str(path))
+        raise InputError(N_("file not found"), file=str(path))
     if bridge is not None and not isinstance(bridge, CodeBridge):
         bridge = CodeBridge.from_directory(bridge)
     stages = ("read", "validate", "store")
@@ -238,14 +238,22 @@ def import_into_store(
     if not result.ok and not skip_rejected:
         return ImportOutcome(None, report, stored=False, result=result)
     if isinstance(result, ImportResult) and len(result.data) == 0:
-        raise InputError("no row was accepted, so nothing was stored", file=result.source_name)
+        raise InputError(N_("no row was accepted, so nothing was stored"), file=result.source_name)
     if _has_dataset(store, workspace, dataset):
         latest = store.dataset_info(workspace, dataset)
         if latest.kind != kind:
             raise InputError(
-                f"dataset {dataset!r} in {workspace!r} holds {latest.kind}, not {kind}; "
-                "choose another name",
+                N_(
+                    "dataset %(dataset)r in %(workspace)r holds %(found)s, not %(kind)s; "
+                    "choose another name"
+                ),
                 file=result.source_name,
+                params={
+                    "dataset": dataset,
+                    "workspace": workspace,
+                    "found": latest.kind,
+                    "kind": kind,
+                },
             )
         previous = store.get_report(workspace, dataset, latest.version)
         if (

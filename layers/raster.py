@@ -19,7 +19,7 @@ import rasterio.features
 import rasterio.transform
 from rasterio.io import MemoryFile
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io import read_raster_info
 from layers.report import ValidationReport
 
@@ -86,12 +86,18 @@ def validate_population_raster(
     source = info["source"]
     if info["crs"] is None:
         raise InputError(
-            "the raster has no coordinate reference system; write one into the GeoTIFF "
-            "(e.g. gdal_edit.py -a_srs EPSG:4326)",
+            N_(
+                "the raster has no coordinate reference system; write one into the GeoTIFF "
+                "(e.g. gdal_edit.py -a_srs EPSG:4326)"
+            ),
             file=source,
         )
     if not 1 <= band <= info["count"]:
-        raise InputError(f"band {band} does not exist; the raster has {info['count']}", file=source)
+        raise InputError(
+            N_("band %(band)s does not exist; the raster has %(count)s"),
+            file=source,
+            params={"band": band, "count": info["count"]},
+        )
     report = ValidationReport(kind="raster", file=source)
     raw = open(path, "rb").read()  # noqa: SIM115 - bytes stored as given
     with rasterio.open(path) as ds:
@@ -100,10 +106,14 @@ def validate_population_raster(
         transform = ds.transform
         crs = ds.crs
     if not np.issubdtype(np.dtype(info["dtype"]), np.number):
-        raise InputError(f"band {band} holds {info['dtype']}, not numbers", file=source)
+        raise InputError(
+            N_("band %(band)s holds %(dtype)s, not numbers"),
+            file=source,
+            params={"band": band, "dtype": info["dtype"]},
+        )
     valid = ~np.ma.getmaskarray(values) & np.isfinite(values.filled(np.nan))
     if not valid.any():
-        raise InputError("every cell is nodata; there is no population to use", file=source)
+        raise InputError(N_("every cell is nodata; there is no population to use"), file=source)
     negative = valid & (values.filled(0) < 0)
     data = raw
     repaired = False

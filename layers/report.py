@@ -12,13 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from layers.errors import N_ as N_  # re-exported: layers and geoapp mark texts with it
+
 Action = Literal["repaired", "rejected", "warning"]
 ACTIONS: tuple[Action, ...] = ("repaired", "rejected", "warning")
-
-
-def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
-    """Mark ``text`` for extraction into the message catalogues without translating it."""
-    return text
 
 
 #: Message templates by finding code, in English; ``%(name)s`` placeholders.

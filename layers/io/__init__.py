@@ -28,7 +28,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.common import (
     COORD_ERROR,
     RASTER_EXTENSIONS,
@@ -86,10 +86,10 @@ def read_layer(
     """
     p, source, fmt = check_file(path)
     if sheet is not None and fmt != "xlsx":
-        raise InputError("a sheet can only be chosen in an .xlsx file", file=source)
+        raise InputError(N_("a sheet can only be chosen in an .xlsx file"), file=source)
     if layer is not None and fmt in ("csv", "xlsx"):
         raise InputError(
-            "a layer can only be chosen in a GeoPackage, KML or zipped Shapefile", file=source
+            N_("a layer can only be chosen in a GeoPackage, KML or zipped Shapefile"), file=source
         )
     # Hash the file on another thread while it is read (hashlib releases the GIL).
     with ThreadPoolExecutor(1) as pool:

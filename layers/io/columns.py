@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 
 
 def header_names(raw: list[object], notes: list[str]) -> list[str]:
@@ -44,7 +44,7 @@ def finish_columns(
     if kept:
         notes.append(f"columns without a header were named {', '.join(kept)}")
     if frame.shape[1] == 0:
-        raise InputError("the file has no columns", file=source)
+        raise InputError(N_("the file has no columns"), file=source)
     return frame
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 
 WGS84 = "EPSG:4326"
 #: Text column added to tabular inputs with coordinates: the offending value, or None.
@@ -95,11 +95,11 @@ def supported_extensions() -> tuple[str, ...]:
 def check_exists(p: Path, source: str) -> None:
     """Raise :class:`InputError` unless ``p`` is an existing, non-empty file."""
     if not p.exists():
-        raise InputError(f"file not found: {p}", file=source)
+        raise InputError(N_("file not found: %(path)s"), file=source, params={"path": str(p)})
     if p.is_dir():
-        raise InputError("this is a folder, not a file", file=source)
+        raise InputError(N_("this is a folder, not a file"), file=source)
     if p.stat().st_size == 0:
-        raise InputError("the file is empty (0 bytes)", file=source)
+        raise InputError(N_("the file is empty (0 bytes)"), file=source)
 
 
 def check_file(path: str | os.PathLike[str]) -> tuple[Path, str, str]:
@@ -110,15 +110,32 @@ def check_file(path: str | os.PathLike[str]) -> tuple[Path, str, str]:
     if ext in RASTER_EXTENSIONS:
         check_exists(p, source)
         raise InputError(
-            "a GeoTIFF is a raster (e.g. population per pixel), not a table of features; "
-            "load it as a raster layer",
+            N_(
+                "a GeoTIFF is a raster (e.g. population per pixel), not a table of features; "
+                "load it as a raster layer"
+            ),
             file=source,
         )
     if ext not in _EXTENSIONS:
+        template = (
+            N_(
+                "unsupported file type '%(ext)s'; supported: %(supported)s "
+                "(and %(rasters)s rasters)"
+            )
+            if ext
+            else N_(
+                "unsupported file type (no extension); supported: %(supported)s "
+                "(and %(rasters)s rasters)"
+            )
+        )
         raise InputError(
-            f"unsupported file type '{ext or 'no extension'}'; supported: "
-            f"{', '.join(supported_extensions())} (and {', '.join(RASTER_EXTENSIONS)} rasters)",
+            template,
             file=source,
+            params={
+                "ext": ext,
+                "supported": ", ".join(supported_extensions()),
+                "rasters": ", ".join(RASTER_EXTENSIONS),
+            },
         )
     check_exists(p, source)
     return p, source, _EXTENSIONS[ext]

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.columns import finish_columns, header_names
 from layers.io.common import clean_reason
 
@@ -82,7 +82,7 @@ def read_csv(p: Path, source: str, notes: list[str]) -> tuple[pd.DataFrame, np.n
     lead = data[: len(data) - len(body)].count(b"\n") or (1 if len(body) < len(data) else 0)
     sample = body[: 1 << 16].decode("utf-8", errors="ignore")
     if not sample.strip():
-        raise InputError("the file holds no text", file=source)
+        raise InputError(N_("the file holds no text"), file=source)
     delimiter, header = _sniff(sample)
     if delimiter != ",":
         notes.append("delimiter " + {"\t": "tab"}.get(delimiter, f"'{delimiter}'"))
@@ -123,16 +123,32 @@ def read_csv(p: Path, source: str, notes: list[str]) -> tuple[pd.DataFrame, np.n
             table = parse(False)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         reason = clean_reason(exc, [str(p)], source)
-        raise InputError(f"cannot read the file as CSV: {reason}", file=source) from exc
+        raise InputError(
+            N_("cannot read the file as CSV: %(reason)s"), file=source, params={"reason": reason}
+        ) from exc
     wrong = [row for row in bad if row.text.strip()]
     if wrong:
         row = wrong[0]
-        more = f" ({len(wrong) - 1} more rows like it)" if len(wrong) > 1 else ""
+        template = (
+            N_(
+                "this row has %(found)s fields but the header has %(expected)s; check the "
+                "delimiter and quotes (%(more)s more rows like it)"
+            )
+            if len(wrong) > 1
+            else N_(
+                "this row has %(found)s fields but the header has %(expected)s; check the "
+                "delimiter and quotes"
+            )
+        )
         raise InputError(
-            f"this row has {row.actual_columns} fields but the header has "
-            f"{row.expected_columns}; check the delimiter and quotes{more}",
+            template,
             file=source,
             row=row.number + lead,
+            params={
+                "found": row.actual_columns,
+                "expected": row.expected_columns,
+                "more": len(wrong) - 1,
+            },
         )
     # Records are numbered like spreadsheet lines: the header is 1, skipped blank lines count.
     rows = np.arange(2, len(table) + len(bad) + 2, dtype=np.int64)

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.common import RASTER_EXTENSIONS, check_exists, clean_reason, file_sha256
 
 
@@ -41,9 +41,11 @@ def read_raster_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     check_exists(p, source)
     if p.suffix.lower() not in RASTER_EXTENSIONS:
         raise InputError(
-            f"a raster must be a GeoTIFF ({', '.join(RASTER_EXTENSIONS)}), "
-            f"not '{p.suffix or 'no extension'}'",
+            N_("a raster must be a GeoTIFF (%(allowed)s), not '%(ext)s'")
+            if p.suffix
+            else N_("a raster must be a GeoTIFF (%(allowed)s), not a file without extension"),
             file=source,
+            params={"allowed": ", ".join(RASTER_EXTENSIONS), "ext": p.suffix},
         )
     try:
         with warnings.catch_warnings(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
@@ -52,11 +54,16 @@ def read_raster_info(path: str | os.PathLike[str]) -> dict[str, Any]:
             ds = rasterio.open(p)
         with ds:
             if ds.driver != "GTiff":
-                raise InputError(f"not a GeoTIFF (GDAL reads it as {ds.driver})", file=source)
+                raise InputError(
+                    N_("not a GeoTIFF (GDAL reads it as %(driver)s)"),
+                    file=source,
+                    params={"driver": ds.driver},
+                )
             has_transform = not ds.transform.is_identity
             if ds.crs is None and not has_transform and not ds.gcps[0]:
                 raise InputError(
-                    "the TIFF has no georeferencing (no CRS and no geotransform)", file=source
+                    N_("the TIFF has no georeferencing (no CRS and no geotransform)"),
+                    file=source,
                 )
             crs = None
             if ds.crs is not None:
@@ -79,6 +86,8 @@ def read_raster_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise
     except (RasterioError, OSError, ValueError) as exc:
         reason = clean_reason(exc, [str(p), str(p.resolve())], source)
-        raise InputError(f"not a readable GeoTIFF: {reason}", file=source) from exc
+        raise InputError(
+            N_("not a readable GeoTIFF: %(reason)s"), file=source, params={"reason": reason}
+        ) from exc
     info["sha256"] = file_sha256(p)
     return info

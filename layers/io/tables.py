@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.common import COORD_ERROR, RawLayer, is_kobo
 from layers.io.coordinates import (
     Coordinates,
@@ -33,7 +33,7 @@ def read_table(
         delimiter = None
     frame, rows = _drop_empty(frame, rows, notes)
     if len(frame) == 0:
-        raise InputError("the file has a header but no data rows", file=source)
+        raise InputError(N_("the file has a header but no data rows"), file=source)
     kobo = is_kobo([str(c) for c in frame.columns])
     found = find_coordinates(frame, kobo)
     coords = Coordinates(np.full(len(frame), None, dtype=object), None, None, (), [])

@@ -11,7 +11,7 @@ import numpy as np
 import pyogrio
 import shapely
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.common import WGS84, RawLayer, clean_reason, is_kobo
 
 _LABELS = {
@@ -45,7 +45,7 @@ def read_vector(p: Path, source: str, fmt: str, layer: str | None, digest: str) 
         if frame.crs is None:
             frame = frame.set_crs(WGS84)  # KML coordinates are always WGS 84 lon/lat
     if len(frame) == 0:
-        raise InputError("the file has no features", file=source)
+        raise InputError(N_("the file has no features"), file=source)
     if fmt == "geojson" and is_kobo(list(frame.columns)):
         fmt = "kobo-geojson"
     geoms = frame.geometry.to_numpy()
@@ -88,17 +88,24 @@ def layer_names(gdal_path: str, source: str, fmt: str, *, skip_empty: bool) -> l
 
 def _choose_layer(names: list[str], layer: str | None, source: str, fmt: str) -> str:
     if not names:
-        raise InputError(f"the {_LABELS[fmt]} file has no vector layers", file=source)
+        raise InputError(
+            N_("the %(format)s file has no vector layers"),
+            file=source,
+            params={"format": _LABELS[fmt]},
+        )
     if layer is not None:
         if layer not in names:
             raise InputError(
-                f"no layer named '{layer}'; the layers are: {', '.join(names)}", file=source
+                N_("no layer named '%(layer)s'; the layers are: %(layers)s"),
+                file=source,
+                params={"layer": layer, "layers": ", ".join(names)},
             )
         return layer
     if len(names) > 1:
         raise InputError(
-            f"the file has {len(names)} layers ({', '.join(names)}); choose which one to import",
+            N_("the file has %(count)s layers (%(layers)s); choose which one to import"),
             file=source,
+            params={"count": len(names), "layers": ", ".join(names)},
         )
     return names[0]
 
@@ -127,7 +134,11 @@ def _gdal_read(
 
 def _unreadable(exc: BaseException, source: str, fmt: str, paths: list[str]) -> InputError:
     reason = clean_reason(exc, paths, source)
-    return InputError(f"cannot read the file as {_LABELS[fmt]}: {reason}", file=source)
+    return InputError(
+        N_("cannot read the file as %(format)s: %(reason)s"),
+        file=source,
+        params={"format": _LABELS[fmt], "reason": reason},
+    )
 
 
 def _tidy_kml(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -142,7 +153,7 @@ def kmz_path(p: Path, source: str) -> str:
     with open_zip(p, source) as zf:
         kmls = [m for m in zip_members(zf) if m.lower().endswith(".kml")]
     if not kmls:
-        raise InputError("the KMZ archive holds no .kml document", file=source)
+        raise InputError(N_("the KMZ archive holds no .kml document"), file=source)
     main = min(kmls, key=lambda m: (PurePosixPath(m).name.lower() != "doc.kml", m.count("/"), m))
     return f"/vsizip/{p.resolve()}/{main}"
 
@@ -152,7 +163,7 @@ def open_zip(p: Path, source: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(p)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise InputError("unreadable archive: not a valid ZIP file", file=source) from exc
+        raise InputError(N_("unreadable archive: not a valid ZIP file"), file=source) from exc
 
 
 def zip_members(zf: zipfile.ZipFile) -> list[str]:
@@ -180,22 +191,29 @@ def _shapefile(p: Path, source: str, layer: str | None) -> tuple[str, str | None
             if not shps:
                 listed = ", ".join(members[:10]) + (" ..." if len(members) > 10 else "")
                 raise InputError(
-                    f"the archive holds no .shp file (it has: {listed or 'nothing'})",
+                    N_("the archive holds no .shp file (it has: %(members)s)")
+                    if listed
+                    else N_("the archive holds no .shp file (it is empty)"),
                     file=source,
+                    params={"members": listed},
                 )
             if layer is not None:
                 chosen = [m for m in shps if layer in (m, PurePosixPath(m).stem)]
                 if not chosen:
                     raise InputError(
-                        f"no .shp named '{layer}' in the archive; it has: {', '.join(shps)}",
+                        N_("no .shp named '%(layer)s' in the archive; it has: %(shapefiles)s"),
                         file=source,
+                        params={"layer": layer, "shapefiles": ", ".join(shps)},
                     )
                 shp = chosen[0]
             elif len(shps) > 1:
                 raise InputError(
-                    f"the archive holds {len(shps)} shapefiles ({', '.join(shps)}); "
-                    "choose which one to import",
+                    N_(
+                        "the archive holds %(count)s shapefiles (%(shapefiles)s); "
+                        "choose which one to import"
+                    ),
                     file=source,
+                    params={"count": len(shps), "shapefiles": ", ".join(shps)},
                 )
             else:
                 shp = shps[0]
@@ -206,12 +224,14 @@ def _shapefile(p: Path, source: str, layer: str | None) -> tuple[str, str | None
                 dbf = zf.read(parts[".dbf"])
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
                 raise InputError(
-                    f"unreadable archive: cannot extract {parts['.dbf']}", file=source
+                    N_("unreadable archive: cannot extract %(member)s"),
+                    file=source,
+                    params={"member": parts[".dbf"]},
                 ) from exc
         gdal_path = f"/vsizip/{p.resolve()}/{shp}"
     else:
         if layer is not None:
-            raise InputError("a layer can only be chosen in a zip of shapefiles", file=source)
+            raise InputError(N_("a layer can only be chosen in a zip of shapefiles"), file=source)
         siblings = {
             q.name[len(p.stem) :].lower(): q.name
             for q in p.parent.iterdir()
@@ -235,9 +255,12 @@ def _require_parts(parts: dict[str, str], shp_name: str, source: str) -> None:
     if missing:
         stem = shp_name[:-4]
         raise InputError(
-            f"the shapefile {shp_name} is incomplete: {', '.join(stem + m for m in missing)} "
-            "is missing (a shapefile needs its .shp, .shx and .dbf files together)",
+            N_(
+                "the shapefile %(name)s is incomplete: %(missing)s is missing "
+                "(a shapefile needs its .shp, .shx and .dbf files together)"
+            ),
             file=source,
+            params={"name": shp_name, "missing": ", ".join(stem + m for m in missing)},
         )
 
 

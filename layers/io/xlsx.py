@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io.columns import cell_text, finish_columns, header_names
 from layers.io.common import clean_reason
 
@@ -24,7 +24,11 @@ def default_engine() -> str:
 
 def _unreadable_xlsx(exc: BaseException, p: Path, source: str) -> InputError:
     reason = clean_reason(exc, [str(p), str(p.resolve())], source)
-    return InputError(f"cannot read the file as Excel (.xlsx): {reason}", file=source)
+    return InputError(
+        N_("cannot read the file as Excel (.xlsx): %(reason)s"),
+        file=source,
+        params={"reason": reason},
+    )
 
 
 def sheet_names(p: Path, source: str, engine: str) -> list[str]:
@@ -63,7 +67,11 @@ def _sheet_lines(
             wb.close()
     except Exception as exc:
         reason = clean_reason(exc, [str(p), str(p.resolve())], source)
-        raise InputError(f"cannot read the sheet '{sheet}': {reason}", file=source) from exc
+        raise InputError(
+            N_("cannot read the sheet '%(sheet)s': %(reason)s"),
+            file=source,
+            params={"sheet": sheet, "reason": reason},
+        ) from exc
 
 
 def read_xlsx(
@@ -73,10 +81,12 @@ def read_xlsx(
     sheets = sheet_names(p, source, engine)
     if sheet is not None and sheet not in sheets:
         raise InputError(
-            f"no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}", file=source
+            N_("no sheet named '%(sheet)s'; the sheets are: %(sheets)s"),
+            file=source,
+            params={"sheet": sheet, "sheets": ", ".join(sheets)},
         )
     if not sheets:
-        raise InputError("the workbook has no sheets", file=source)
+        raise InputError(N_("the workbook has no sheets"), file=source)
     title = sheet if sheet is not None else sheets[0]
     if len(sheets) > 1 and sheet is None:
         notes.append(f"read the first sheet '{title}' of {len(sheets)}")
@@ -87,7 +97,7 @@ def read_xlsx(
     if at is None:
         at = next((i for i, count in enumerate(filled) if count), None)
     if at is None:
-        raise InputError(f"the sheet '{title}' is empty", file=source)
+        raise InputError(N_("the sheet '%(sheet)s' is empty"), file=source, params={"sheet": title})
     header, records = lines[at], lines[at + 1 :]
     if at > 0:
         notes.append(f"header on line {at + 1}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from layers.errors import NotFoundError, StoreError
+from layers.errors import N_, NotFoundError, StoreError
 from layers.storage.base import DatasetVersion, Store, Workspace
 
 __all__ = ["DatasetVersion", "NotFoundError", "Store", "StoreError", "Workspace", "open_store"]
@@ -47,8 +47,11 @@ def open_store(url: str | os.PathLike[str]) -> Store:
         url = f"sqlite:///{os.fspath(url)}"
     if not isinstance(url, str) or "://" not in url:
         raise StoreError(
-            f"store URL {url!r} is not a URL; use sqlite:///path/to/jangkau.sqlite "
-            f"or postgresql://user:password@host/database"
+            N_(
+                "store URL %(url)r is not a URL; use sqlite:///path/to/jangkau.sqlite "
+                "or postgresql://user:password@host/database"
+            ),
+            params={"url": url},
         )
     scheme = url.split("://", 1)[0].lower()
     if scheme in SQLITE_SCHEMES:
@@ -60,6 +63,6 @@ def open_store(url: str | os.PathLike[str]) -> Store:
 
         return PostGISStore(url)
     raise StoreError(
-        f"unsupported store URL scheme {scheme!r}; use one of: "
-        f"{', '.join(SQLITE_SCHEMES + POSTGIS_SCHEMES)}"
+        N_("unsupported store URL scheme %(scheme)r; use one of: %(schemes)s"),
+        params={"scheme": scheme, "schemes": ", ".join(SQLITE_SCHEMES + POSTGIS_SCHEMES)},
     )

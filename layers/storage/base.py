@@ -23,7 +23,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from layers.errors import StoreError
+from layers.errors import N_, StoreError
 from layers.report import ValidationReport
 from layers.schema import KINDS, SPECS
 
@@ -226,6 +226,19 @@ class Store(abc.ABC):
 # --- validation helpers ------------------------------------------------------------------
 
 
+#: Messages for a name that breaks the naming rule, by what is named.
+NAME_ERRORS: dict[str, str] = {
+    "workspace": N_(
+        "invalid workspace name %(value)r: use 1 to 64 lowercase letters, digits, "
+        "'-' or '_' (for example 'merangin' or 'puskesmas_2024')"
+    ),
+    "dataset": N_(
+        "invalid dataset name %(value)r: use 1 to 64 lowercase letters, digits, "
+        "'-' or '_' (for example 'merangin' or 'puskesmas_2024')"
+    ),
+}
+
+
 def check_name(value: object, what: str) -> str:
     """Return ``value`` when it is a valid slug, else raise :class:`StoreError` saying why.
 
@@ -237,10 +250,8 @@ def check_name(value: object, what: str) -> str:
         ``"workspace"`` or ``"dataset"``, for the message.
     """
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise StoreError(
-            f"invalid {what} name {value!r}: use 1 to 64 lowercase letters, digits, "
-            f"'-' or '_' (for example 'merangin' or 'puskesmas_2024')"
-        )
+        template = NAME_ERRORS.get(what, NAME_ERRORS["dataset"])
+        raise StoreError(template, params={"value": value})
     return value
 
 
@@ -250,14 +261,19 @@ def check_bbox(bbox: Sequence[float]) -> Bounds:
         values = tuple(float(v) for v in bbox)
     except (TypeError, ValueError):
         raise StoreError(
-            f"bbox must be four numbers (minx, miny, maxx, maxy), not {bbox!r}"
+            N_("bbox must be four numbers (minx, miny, maxx, maxy), not %(bbox)r"),
+            params={"bbox": bbox},
         ) from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise StoreError(f"bbox must be four finite numbers (minx, miny, maxx, maxy), not {bbox!r}")
+        raise StoreError(
+            N_("bbox must be four finite numbers (minx, miny, maxx, maxy), not %(bbox)r"),
+            params={"bbox": bbox},
+        )
     minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
         raise StoreError(
-            f"bbox {bbox!r} has min greater than max; expected (minx, miny, maxx, maxy)"
+            N_("bbox %(bbox)r has min greater than max; expected (minx, miny, maxx, maxy)"),
+            params={"bbox": bbox},
         )
     return values  # type: ignore[return-value]
 
@@ -265,23 +281,41 @@ def check_bbox(bbox: Sequence[float]) -> Bounds:
 def check_layer(kind: str, data: object) -> None:
     """Raise :class:`StoreError` unless ``data`` can be stored as a layer of ``kind``."""
     if kind not in KINDS:
-        raise StoreError(f"unknown layer kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise StoreError(
+            N_("unknown layer kind %(kind)r; expected one of %(kinds)s"),
+            params={"kind": kind, "kinds": ", ".join(KINDS)},
+        )
     spec = SPECS[kind]
     if not isinstance(data, pd.DataFrame):
-        raise StoreError(f"a {kind} layer must be a DataFrame, not {type(data).__name__}")
+        raise StoreError(
+            N_("a %(kind)s layer must be a DataFrame, not %(type)s"),
+            params={"kind": kind, "type": type(data).__name__},
+        )
     if spec.geometry:
         if not isinstance(data, gpd.GeoDataFrame) or data._geometry_column_name not in data:
-            raise StoreError(f"a {kind} layer must be a GeoDataFrame with a geometry column")
+            raise StoreError(
+                N_("a %(kind)s layer must be a GeoDataFrame with a geometry column"),
+                params={"kind": kind},
+            )
         if data.crs is None:
             raise StoreError(
-                f"the {kind} layer has no coordinate reference system; set one "
-                f"(layers are stored in EPSG:4326) before storing it"
+                N_(
+                    "the %(kind)s layer has no coordinate reference system; set one "
+                    "(layers are stored in EPSG:4326) before storing it"
+                ),
+                params={"kind": kind},
             )
     elif isinstance(data, gpd.GeoDataFrame):
-        raise StoreError(f"a {kind} layer is a table without geometry; pass a plain DataFrame")
+        raise StoreError(
+            N_("a %(kind)s layer is a table without geometry; pass a plain DataFrame"),
+            params={"kind": kind},
+        )
     missing = [c.name for c in spec.columns if c.required and c.name not in data.columns]
     if missing:
-        raise StoreError(f"the {kind} layer lacks required columns: {', '.join(missing)}")
+        raise StoreError(
+            N_("the %(kind)s layer lacks required columns: %(columns)s"),
+            params={"kind": kind, "columns": ", ".join(missing)},
+        )
 
 
 def report_counts(report: dict[str, Any]) -> dict[str, int]:

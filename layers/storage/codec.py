@@ -33,7 +33,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyproj import CRS
 
-from layers.errors import NotFoundError, StoreError
+from layers.errors import N_, NotFoundError, StoreError
 
 #: Most rows in one chunk.
 CHUNK_ROWS = 100_000
@@ -78,8 +78,11 @@ def _json_scalars(values: pd.Index, column: str) -> list[Any]:
     if all(isinstance(v, str) for v in items):
         return items
     raise StoreError(
-        f"column {column!r}: categories must be text, numbers or booleans, "
-        f"not {values.dtype}; convert the column before storing it"
+        N_(
+            "column %(column)r: categories must be text, numbers or booleans, "
+            "not %(dtype)s; convert the column before storing it"
+        ),
+        params={"column": column, "dtype": str(values.dtype)},
     )
 
 
@@ -115,7 +118,10 @@ def dtype_spec(dtype: Any, column: str) -> dict[str, Any]:
     except (TypeError, ValueError, KeyError):
         same = False
     if not same:
-        raise StoreError(f"column {column!r} has dtype {dtype}, which cannot be stored exactly")
+        raise StoreError(
+            N_("column %(column)r has dtype %(dtype)s, which cannot be stored exactly"),
+            params={"column": column, "dtype": str(dtype)},
+        )
     return spec
 
 
@@ -346,20 +352,31 @@ class Snapshot:
 
 def _check_labels(data: pd.DataFrame) -> None:
     if isinstance(data.columns, pd.MultiIndex):
-        raise StoreError("columns with several levels cannot be stored; flatten them first")
+        raise StoreError(N_("columns with several levels cannot be stored; flatten them first"))
     labels = list(data.columns)
     bad = [c for c in labels if not isinstance(c, str) or not c]
     if bad:
-        raise StoreError(f"column names must be non-empty text; found {bad!r}")
+        raise StoreError(
+            N_("column names must be non-empty text; found %(found)r"), params={"found": bad}
+        )
     duplicates = sorted({c for c in labels if labels.count(c) > 1})
     if duplicates:
-        raise StoreError(f"column names must be unique; repeated: {', '.join(duplicates)}")
+        raise StoreError(
+            N_("column names must be unique; repeated: %(columns)s"),
+            params={"columns": ", ".join(duplicates)},
+        )
     reserved = [c for c in labels if c.startswith(RESERVED_PREFIX)]
     if reserved:
-        raise StoreError(f"column names starting with {RESERVED_PREFIX!r} are reserved: {reserved}")
+        raise StoreError(
+            N_("column names starting with %(prefix)r are reserved: %(columns)s"),
+            params={"prefix": RESERVED_PREFIX, "columns": reserved},
+        )
     names = [n for n in data.index.names if n is not None]
     if any(not isinstance(n, str) for n in names):
-        raise StoreError(f"index names must be text or None; found {list(data.index.names)!r}")
+        raise StoreError(
+            N_("index names must be text or None; found %(found)r"),
+            params={"found": list(data.index.names)},
+        )
 
 
 def _cut(sizes: np.ndarray, chunk_rows: int) -> list[tuple[int, int]]:
@@ -420,7 +437,9 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
         for i, level_name in enumerate(index.names):
             values = index.get_level_values(i)
             if isinstance(values.dtype, GeometryDtype):
-                raise StoreError("an index of geometries cannot be stored; reset the index first")
+                raise StoreError(
+                    N_("an index of geometries cannot be stored; reset the index first")
+                )
             label = INDEX_COLUMN.format(i)
             levels.append({"name": level_name, "dtype": dtype_spec(values.dtype, label)})
             plain[label] = pd.Series(values, copy=False)
@@ -430,7 +449,9 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise StoreError(f"the layer cannot be stored: {exc}") from None
+        raise StoreError(
+            N_("the layer cannot be stored: %(reason)s"), params={"reason": str(exc)}
+        ) from None
     if table.num_rows != n:  # a frame without attribute columns
         table = pa.table({ROW_COLUMN: pa.nulls(n, pa.int8())}).drop_columns([ROW_COLUMN])
 
@@ -512,7 +533,8 @@ class Reader:
     def __init__(self, schema: dict[str, Any], *, ref: str = "dataset") -> None:
         if schema.get("format", 0) > FORMAT:
             raise StoreError(
-                f"{ref} was written by a newer Jangkau (snapshot format {schema['format']})"
+                N_("%(ref)s was written by a newer Jangkau (snapshot format %(format)s)"),
+                params={"ref": ref, "format": schema["format"]},
             )
         self.schema = schema
         self.ref = ref
@@ -536,8 +558,12 @@ class Reader:
         unknown = [c for c in columns if c not in self.columns]
         if unknown:
             raise NotFoundError(
-                f"{self.ref} has no column {', '.join(map(repr, unknown))}; "
-                f"columns: {', '.join(self.columns)}"
+                N_("%(ref)s has no column %(unknown)s; columns: %(columns)s"),
+                params={
+                    "ref": self.ref,
+                    "unknown": ", ".join(map(repr, unknown)),
+                    "columns": ", ".join(self.columns),
+                },
             )
         selected = list(dict.fromkeys(columns))
         if self.active and self.active not in selected:
@@ -626,7 +652,10 @@ class Reader:
                     active = active[order]
 
         if external is not None and not np.array_equal(ext_ordinals, ordinals):
-            raise StoreError(f"{self.ref} is damaged: its geometries and attributes disagree")
+            raise StoreError(
+                N_("%(ref)s is damaged: its geometries and attributes disagree"),
+                params={"ref": self.ref},
+            )
         if complete:
             ordinals = None  # every row, in order: the index is the stored one
         if active is not None:

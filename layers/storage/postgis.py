@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 
-from layers.errors import StoreError
+from layers.errors import N_, StoreError
 from layers.storage import codec
 from layers.storage.sql import COMMON_TABLES, Bounds, ChunkRef, SQLStore, metadata
 
@@ -117,7 +117,7 @@ class PostGISStore(SQLStore):
             import psycopg  # noqa: F401
         except ImportError:
             raise StoreError(
-                "PostGIS support needs the psycopg package: pip install 'psycopg[binary]'"
+                N_("PostGIS support needs the psycopg package: pip install 'psycopg[binary]'")
             ) from None
         # postgres://, postgis:// and postgresql+driver:// all mean PostgreSQL through psycopg 3
         parsed = make_url(f"postgresql+psycopg://{url.split('://', 1)[1]}")
@@ -135,8 +135,11 @@ class PostGISStore(SQLStore):
             except sa.exc.SQLAlchemyError as exc:
                 database = self.engine.url.database
                 raise StoreError(
-                    f"PostGIS support needs the postgis extension in database {database!r}; "
-                    f"ask an administrator to run: CREATE EXTENSION postgis; ({exc.orig})"
+                    N_(
+                        "PostGIS support needs the postgis extension in database %(database)r; "
+                        "ask an administrator to run: CREATE EXTENSION postgis; (%(reason)s)"
+                    ),
+                    params={"database": database, "reason": str(exc.orig)},
                 ) from exc
         metadata.create_all(conn, tables=list(COMMON_TABLES))
 

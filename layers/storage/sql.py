@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from layers.errors import NotFoundError, StoreError
+from layers.errors import N_, NotFoundError, StoreError
 from layers.report import ValidationReport
 from layers.storage import codec
 from layers.storage.base import (
@@ -171,7 +171,10 @@ class SQLStore(Store):
                 with conn.begin():
                     yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"the store could not complete the operation: {exc}") from exc
+            raise StoreError(
+                N_("the store could not complete the operation: %(reason)s"),
+                params={"reason": str(exc)},
+            ) from exc
 
     def _check_initialised(self) -> None:
         try:
@@ -185,11 +188,17 @@ class SQLStore(Store):
                     else None
                 )
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store {self!r}: {exc}") from exc
+            raise StoreError(
+                N_("cannot open the store %(store)s: %(reason)s"),
+                params={"store": repr(self), "reason": str(exc)},
+            ) from exc
         if version is None:
             raise StoreError(
-                f"the store {self!r} is not initialised; run Store.init() "
-                f"(the command line's init command) first"
+                N_(
+                    "the store %(store)s is not initialised; run Store.init() "
+                    "(the command line's init command) first"
+                ),
+                params={"store": repr(self)},
             )
         self._check_schema_version(version)
         self._initialised = True
@@ -197,8 +206,11 @@ class SQLStore(Store):
     def _check_schema_version(self, value: str) -> None:
         if int(value) > SCHEMA_VERSION:
             raise StoreError(
-                f"the store {self!r} has table layout {value}, newer than this Jangkau "
-                f"understands ({SCHEMA_VERSION}); upgrade Jangkau"
+                N_(
+                    "the store %(store)s has table layout %(found)s, newer than this Jangkau "
+                    "understands (%(known)s); upgrade Jangkau"
+                ),
+                params={"store": repr(self), "found": value, "known": SCHEMA_VERSION},
             )
 
     def init(self) -> None:
@@ -216,7 +228,10 @@ class SQLStore(Store):
                 else:
                     self._check_schema_version(version)
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot initialise the store {self!r}: {exc}") from exc
+            raise StoreError(
+                N_("cannot initialise the store %(store)s: %(reason)s"),
+                params={"store": repr(self), "reason": str(exc)},
+            ) from exc
         self._initialised = True
 
     def _create_tables(self, conn: Connection) -> None:
@@ -268,7 +283,9 @@ class SQLStore(Store):
                 sa.select(workspaces_table.c.id).where(workspaces_table.c.name == name)
             ).first()
             if taken:
-                raise StoreError(f"workspace {name!r} already exists")
+                raise StoreError(
+                    N_("workspace %(workspace)r already exists"), params={"workspace": name}
+                )
             conn.execute(
                 workspaces_table.insert().values(
                     name=workspace.name,
@@ -293,8 +310,12 @@ class SQLStore(Store):
         row = conn.execute(query).first()
         if row is None:
             known = self._workspace_names(conn)
-            listing = ", ".join(known) if known else "none yet"
-            raise NotFoundError(f"no workspace {name!r}; workspaces: {listing}")
+            raise NotFoundError(
+                N_("no workspace %(workspace)r; workspaces: %(known)s")
+                if known
+                else N_("no workspace %(workspace)r; workspaces: none yet"),
+                params={"workspace": name, "known": ", ".join(known)},
+            )
         return row
 
     def get_workspace(self, name: str) -> Workspace:
@@ -378,15 +399,25 @@ class SQLStore(Store):
                 .distinct()
                 .order_by(datasets_table.c.name)
             ).scalars()
-            listing = ", ".join(names) or "none yet"
+            listing = ", ".join(names)
             raise NotFoundError(
-                f"no dataset {name!r} in workspace {workspace!r}; datasets: {listing}"
+                N_("no dataset %(dataset)r in workspace %(workspace)r; datasets: %(known)s")
+                if listing
+                else N_("no dataset %(dataset)r in workspace %(workspace)r; datasets: none yet"),
+                params={"dataset": name, "workspace": workspace, "known": listing},
             )
         if version is None:
             version = versions[-1]
         elif version not in versions:
-            listing = ", ".join(str(v) for v in versions)
-            raise NotFoundError(f"no version {version} of {workspace}/{name}; versions: {listing}")
+            raise NotFoundError(
+                N_("no version %(version)s of %(workspace)s/%(dataset)s; versions: %(known)s"),
+                params={
+                    "version": version,
+                    "workspace": workspace,
+                    "dataset": name,
+                    "known": ", ".join(str(v) for v in versions),
+                },
+            )
         row = conn.execute(
             sa.select(datasets_table)
             .where(datasets_table.c.workspace_id == workspace_id)
@@ -505,16 +536,22 @@ class SQLStore(Store):
             source_sha256 = str(source_sha256).lower()
             if not SHA256_PATTERN.fullmatch(source_sha256):
                 raise StoreError(
-                    f"source_sha256 must be 64 hexadecimal digits, not {source_sha256!r}"
+                    N_("source_sha256 must be 64 hexadecimal digits, not %(value)r"),
+                    params={"value": source_sha256},
                 )
         if isinstance(report, ValidationReport):
             report = report.to_dict()
         if not isinstance(report, dict):
-            raise StoreError(f"report must be a dict (ValidationReport.to_dict()), not {report!r}")
+            raise StoreError(
+                N_("report must be a dict (ValidationReport.to_dict()), not %(value)r"),
+                params={"value": report},
+            )
         try:
             report_json = json.dumps(report, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise StoreError(f"the report cannot be stored as JSON: {exc}") from None
+            raise StoreError(
+                N_("the report cannot be stored as JSON: %(reason)s"), params={"reason": str(exc)}
+            ) from None
         counts = report_counts(report)
         snapshot = codec.prepare(data, chunk_rows=self.chunk_rows)
         created_at = datetime.now(UTC)
@@ -574,7 +611,8 @@ class SQLStore(Store):
             raise
         except Exception as exc:
             raise StoreError(
-                f"writing {workspace}/{name} failed and nothing was stored: {exc}"
+                N_("writing %(workspace)s/%(dataset)s failed and nothing was stored: %(reason)s"),
+                params={"workspace": workspace, "dataset": name, "reason": str(exc)},
             ) from exc
         bounds = None
         if values["minx"] is not None:
@@ -641,7 +679,7 @@ class SQLStore(Store):
         """
         name = check_name(name, "dataset")
         if not isinstance(data, bytes | bytearray) or not data:
-            raise StoreError("a raster must be given as the non-empty bytes of a GeoTIFF")
+            raise StoreError(N_("a raster must be given as the non-empty bytes of a GeoTIFF"))
         if isinstance(report, ValidationReport):
             report = report.to_dict()
         counts = report_counts(report)
@@ -689,7 +727,10 @@ class SQLStore(Store):
         with self._transaction() as conn:
             row, _ = self._dataset_row(conn, workspace, name, version)
             if row.kind != "raster":
-                raise StoreError(f"{workspace}/{name} holds {row.kind}, not a raster")
+                raise StoreError(
+                    N_("%(workspace)s/%(dataset)s holds %(kind)s, not a raster"),
+                    params={"workspace": workspace, "dataset": name, "kind": row.kind},
+                )
             pieces = conn.execute(
                 sa.select(chunks_table.c.data)
                 .where(chunks_table.c.dataset_id == row.id)
@@ -738,12 +779,18 @@ class SQLStore(Store):
         with self._transaction() as conn:
             row, _ = self._dataset_row(conn, workspace, name, version)
             if row.kind == "raster":
-                raise StoreError(f"{workspace}/{name} is a raster; read it with read_raster")
+                raise StoreError(
+                    N_("%(workspace)s/%(dataset)s is a raster; read it with read_raster"),
+                    params={"workspace": workspace, "dataset": name},
+                )
             schema = json.loads(row.schema_json)
             reader = codec.Reader(schema, ref=f"{workspace}/{name}@{row.version}")
             reader.select(columns)
             if query_bbox is not None and not reader.spatial:
-                raise StoreError(f"{workspace}/{name} has no geometry; it cannot be read by bbox")
+                raise StoreError(
+                    N_("%(workspace)s/%(dataset)s has no geometry; it cannot be read by bbox"),
+                    params={"workspace": workspace, "dataset": name},
+                )
             chunk_rows = conn.execute(
                 sa.select(
                     chunks_table.c.seq,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import StaticPool
 
-from layers.errors import StoreError
+from layers.errors import N_, StoreError
 from layers.storage import codec
 from layers.storage.sql import Bounds, ChunkRef, SQLStore
 
@@ -38,7 +38,10 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() not in ("wal", "memory"):
         cursor.close()
-        raise StoreError(f"the store cannot use write-ahead logging (journal mode {mode})")
+        raise StoreError(
+            N_("the store cannot use write-ahead logging (journal mode %(mode)s)"),
+            params={"mode": mode},
+        )
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = FULL")
@@ -78,7 +81,10 @@ class SQLiteStore(SQLStore):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for the store {path}: {exc}") from exc
+                raise StoreError(
+                    N_("cannot create the folder for the store %(path)s: %(reason)s"),
+                    params={"path": str(path), "reason": str(exc)},
+                ) from exc
             engine = sa.create_engine(
                 parsed.set(drivername="sqlite+pysqlite", database=str(path)),
                 connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},

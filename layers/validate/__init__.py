@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers import codes as codes_mod
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io import RawLayer, read_layer
 from layers.report import ValidationReport
 from layers.schema import get_spec
@@ -119,7 +119,7 @@ def validate_layer(
     if raw.notes:
         report.notes["reader"] = list(raw.notes)
     if len(raw.frame) == 0:
-        raise InputError("the file has no rows", file=raw.source)
+        raise InputError(N_("the file has no rows"), file=raw.source)
     columns = [str(c) for c in raw.frame.columns]
     found = match_columns(columns, spec, mapping, raw.source)
     geo = bool(raw.coordinate_columns) or (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.schema import LayerSpec
 
 CODE_SYSTEMS = ("kemendagri", "bps")
@@ -58,14 +58,22 @@ def match_columns(
     for canonical, source in (mapping or {}).items():
         if canonical not in spec.column_names:
             raise InputError(
-                f"cannot map {canonical!r}: {spec.kind} columns are {', '.join(spec.column_names)}",
+                N_("cannot map %(column)r: %(kind)s columns are %(columns)s"),
                 file=file,
+                params={
+                    "column": canonical,
+                    "kind": spec.kind,
+                    "columns": ", ".join(spec.column_names),
+                },
             )
         if source not in usable:
             raise InputError(
-                f"column {source!r} (mapped to {canonical}) is not in the file; "
-                f"columns: {', '.join(usable)}",
+                N_(
+                    "column %(source)r (mapped to %(column)s) is not in the file; "
+                    "columns: %(columns)s"
+                ),
                 file=file,
+                params={"source": source, "column": canonical, "columns": ", ".join(usable)},
             )
         found[canonical] = source
     used = set(found.values())
@@ -90,15 +98,29 @@ def require_columns(
             continue
         if spec.kind == "needs" and col.name == "kode":
             continue
-        shown = ", ".join(c for c in columns if c not in INTERNAL_COLUMNS) or "(none)"
+        shown = ", ".join(c for c in columns if c not in INTERNAL_COLUMNS)
         raise InputError(
-            f"required column {col.name!r} not found; name it one of "
-            f"{', '.join((col.name, *col.aliases))}, or map it; the file has: {shown}",
+            N_(
+                "required column %(column)r not found; name it one of %(names)s, or map it; "
+                "the file has: %(found)s"
+            )
+            if shown
+            else N_(
+                "required column %(column)r not found; name it one of %(names)s, or map it; "
+                "the file has no columns"
+            ),
             file=file,
+            params={
+                "column": col.name,
+                "names": ", ".join(dict.fromkeys((col.name, *col.aliases))),
+                "found": shown,
+            },
         )
     if spec.kind == "needs" and not geo and "kode" not in found:
         raise InputError(
-            "needs reports need coordinates or a village code column "
-            "(kode, kode_desa, kode_wilayah); found neither",
+            N_(
+                "needs reports need coordinates or a village code column "
+                "(kode, kode_desa, kode_wilayah); found neither"
+            ),
             file=file,
         )

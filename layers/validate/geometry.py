@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.io import RawLayer
 from layers.placement import Placement, VillageIndex
 from layers.report import ValidationReport
@@ -79,9 +79,12 @@ def check_crs(raw: RawLayer, crs: str | None, report: ValidationReport) -> gpd.G
         given = gpd.GeoSeries([], crs=crs).crs
         if given != raw.frame.crs:
             raise InputError(
-                f"the file says its CRS is {raw.frame.crs.to_string()} but "
-                f"{given.to_string()} was given; remove the option or fix the file",
+                N_(
+                    "the file says its CRS is %(found)s but %(given)s was given; "
+                    "remove the option or fix the file"
+                ),
                 file=raw.source,
+                params={"found": raw.frame.crs.to_string(), "given": given.to_string()},
             )
     if raw.frame.crs is None or not raw.crs_from_file:
         if crs is not None:
@@ -92,10 +95,18 @@ def check_crs(raw: RawLayer, crs: str | None, report: ValidationReport) -> gpd.G
                 minx, miny, maxx, maxy = present.total_bounds
                 if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
                     raise InputError(
-                        "the file has no coordinate reference system and its coordinates "
-                        f"(x {minx:.0f} to {maxx:.0f}, y {miny:.0f} to {maxy:.0f}) are not "
-                        "degrees; give the CRS (e.g. --crs EPSG:32748) or add a .prj file",
+                        N_(
+                            "the file has no coordinate reference system and its coordinates "
+                            "(x %(minx)s to %(maxx)s, y %(miny)s to %(maxy)s) are not degrees; "
+                            "give the CRS (e.g. --crs EPSG:32748) or add a .prj file"
+                        ),
                         file=raw.source,
+                        params={
+                            "minx": f"{minx:.0f}",
+                            "maxx": f"{maxx:.0f}",
+                            "miny": f"{miny:.0f}",
+                            "maxy": f"{maxy:.0f}",
+                        },
                     )
                 report.add("warning", "crs_assumed")
             geom = gpd.GeoSeries(geom.values, index=geom.index, crs=STORAGE_CRS)

@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 
 from layers import codes as codes_mod
-from layers.errors import InputError
+from layers.errors import N_, InputError
 from layers.placement import Placement
 from layers.validate.cells import blank
 from layers.validate.checker import RowChecker
@@ -79,8 +79,10 @@ def village_codes(
     if code_system == "bps":
         if bridge is None:
             raise InputError(
-                "BPS codes can only be joined through the BPS-Kemendagri bridge and village "
-                "crosswalk; give the bridge folder (--bridge)",
+                N_(
+                    "BPS codes can only be joined through the BPS-Kemendagri bridge and "
+                    "village crosswalk; give the bridge folder (--bridge)"
+                ),
                 file=v.raw.source,
             )
         result = bridge.villages_to_kemendagri(raw)

@@ -406,3 +406,28 @@ def test_map_option_names_the_file_column(run, tmp_path):
     malformed = run("validate", "--kind", "facilities", path, "--map", "JENIS_SARANA")
     assert malformed.exit_code == 64
     assert "LAYER_COLUMN=FILE_COLUMN" in malformed.output
+
+
+def test_file_errors_follow_the_output_language(run, tmp_path):
+    path = tmp_path / "kebutuhan.csv"
+    path.write_text("kode_desa,tanggal,urgensi\n15.02.01.2001,2025-02-15,3\n", encoding="utf-8")
+    result = run("validate", "--kind", "needs", path, lang="id")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: kebutuhan.csv: kolom wajib 'category' tidak ditemukan; ")
+    assert lines[0].endswith("kolom di berkas: kode_desa, tanggal, urgensi")
+    assert "required column" not in result.output
+    english = run("validate", "--kind", "needs", path, lang="en")
+    assert english.exit_code == 1
+    assert english.stderr.startswith("error: kebutuhan.csv: required column 'category' not found")
+
+
+def test_store_errors_follow_the_output_language(run, files):
+    assert run("init").exit_code == 0
+    result = run("import", "needs", files["ok"], "--name", "Bad Name", lang="id")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: nama dataset 'Bad Name' tidak sah: gunakan 1 sampai 64")
+    result = run("import", "needs", files["ok"], "--workspace", "nope", lang="id")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: tidak ada ruang kerja 'nope'; ruang kerja yang ada: ")

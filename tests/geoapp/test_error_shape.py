@@ -107,3 +107,50 @@ def test_html_pages_do_not_answer_in_json(client):
     response = client.get("/workspaces/nope")
     assert response.status_code == 404
     assert response.content_type.startswith("text/html")
+
+
+def test_unknown_workspace_404_in_indonesian(client):
+    error = assert_error_shape(client.get("/api/workspaces/nope?lang=id"), 404, "not_found")
+    assert error["message"] == "Tidak ada ruang kerja 'nope'."
+    error = assert_error_shape(
+        client.get("/api/workspaces/nope/datasets?lang=id"), 404, "not_found"
+    )
+    assert "ruang kerja" in error["message"]
+
+
+def test_store_errors_reaching_the_handlers_are_translated(app, client):
+    from geoapp.store import get_store
+    from layers.errors import N_, StoreError
+
+    def missing():
+        get_store(app).get_workspace("jambi")
+
+    def broken():
+        raise StoreError(
+            N_("the store could not complete the operation: %(reason)s"),
+            params={"reason": "disk I/O error"},
+        )
+
+    app.add_url_rule("/api/missing", "missing", missing)
+    app.add_url_rule("/missing", "missing_page", missing)
+    app.add_url_rule("/api/broken-store", "broken_store", broken)
+
+    error = assert_error_shape(client.get("/api/missing?lang=id"), 404, "not_found")
+    assert (
+        error["message"] == "tidak ada ruang kerja 'jambi'; ruang kerja yang ada: kosong, merangin"
+    )
+    assert error["details"]["reason"] == "no workspace 'jambi'; workspaces: kosong, merangin"
+    english = assert_error_shape(client.get("/api/missing?lang=en"), 404, "not_found")
+    assert english["message"] == "no workspace 'jambi'; workspaces: kosong, merangin"
+    page = client.get("/missing?lang=id")
+    assert page.status_code == 404
+    assert "tidak ada ruang kerja" in page.get_data(as_text=True)
+
+    error = assert_error_shape(client.get("/api/broken-store?lang=id"), 503, "store_unavailable")
+    assert error["message"] == (
+        "Penyimpanan data tidak dapat dibaca: "
+        "penyimpanan data tidak dapat menyelesaikan operasi: disk I/O error"
+    )
+    assert (
+        error["details"]["reason"] == "the store could not complete the operation: disk I/O error"
+    )
