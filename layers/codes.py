@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import N_, InputError
+from layers.report import MESSAGES
 
 __all__ = [
     "CodeBridge",
+    "CodeError",
     "kemendagri_level",
     "normalize_kemendagri",
     "normalize_kemendagri_series",
@@ -29,13 +31,29 @@ __all__ = [
 ]
 
 _LEVEL_DIGITS = {"provinsi": 2, "kabupaten": 4, "kecamatan": 6, "desa": 10}
+
+
+class CodeError(ValueError):
+    """A Kemendagri code is not valid; ``code`` names the problem for findings.
+
+    ``code`` is a key of :data:`layers.report.MESSAGES` (``code_empty``, ``code_length`` ...)
+    whose template, filled with ``params`` and the offending ``value``, says why.
+    """
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.code = code
+        self.params = params
+        template = MESSAGES[code].replace("%(value)r is not a valid Kemendagri code: ", "")
+        super().__init__(template % params)
+
+
 _SEPARATORS = re.compile(r"[\s.\-_/]")
 
 
 def _digits_of(code: object) -> str:
     """Strip separators and an Excel float tail ('1502012001.0') from a raw code."""
     if code is None or (isinstance(code, float) and np.isnan(code)):
-        raise ValueError("the code is empty")
+        raise CodeError("code_empty")
     text = str(code).strip()
     if re.fullmatch(r"\d+\.0+", text):  # a code that went through a spreadsheet as a number
         text = text.split(".", 1)[0]
@@ -44,13 +62,13 @@ def _digits_of(code: object) -> str:
         parts = text.split(".")
         widths = (2, 2, 2, 4)
         if len(parts) > 4 or any(len(p) > w for p, w in zip(parts, widths, strict=False)):
-            raise ValueError("dotted codes have parts of 2, 2, 2 and 4 digits")
+            raise CodeError("code_dotted_parts")
         return "".join(p.zfill(w) for p, w in zip(parts, widths, strict=False))
     digits = _SEPARATORS.sub("", text)
     if not digits:
-        raise ValueError("the code is empty")
+        raise CodeError("code_empty")
     if not digits.isdigit():
-        raise ValueError("a code holds only digits and dots")
+        raise CodeError("code_not_digits")
     return digits
 
 
@@ -92,24 +110,24 @@ def normalize_kemendagri(code: object, level: str = "desa") -> str:
 
     Raises
     ------
-    ValueError
-        With the reason, when the code is not a valid code of that level.
+    CodeError
+        A ValueError naming the problem, when the code is not a valid code of that level.
     """
     if level not in _LEVEL_DIGITS:
         raise ValueError(f"level must be one of {', '.join(_LEVEL_DIGITS)}, not {level!r}")
     digits = _digits_of(code)
     want = _LEVEL_DIGITS[level]
     if len(digits) != want:
-        raise ValueError(f"a {level} code has {want} digits, this one has {len(digits)}")
+        raise CodeError("code_length", level=level, want=want, got=len(digits))
     prov = int(digits[:2])
     if not 11 <= prov <= 99:
-        raise ValueError(f"province part {digits[:2]} is not between 11 and 99")
+        raise CodeError("code_province", part=digits[:2])
     if want >= 4 and digits[2:4] == "00":
-        raise ValueError("the kabupaten/kota part cannot be 00")
+        raise CodeError("code_zero_part", part="kabupaten/kota")
     if want >= 6 and digits[4:6] == "00":
-        raise ValueError("the kecamatan part cannot be 00")
+        raise CodeError("code_zero_part", part="kecamatan")
     if want == 10 and digits[6] not in "12":
-        raise ValueError(f"the village part {digits[6:]} must start with 1 (kelurahan) or 2 (desa)")
+        raise CodeError("code_village_digit", part=digits[6:])
     return ".".join(p for p in (digits[:2], digits[2:4], digits[4:6], digits[6:10]) if p)
 
 

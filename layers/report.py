@@ -53,7 +53,29 @@ MESSAGES: dict[str, str] = {
     "code_disagrees_with_location": N_(
         "its own code places it in %(expected)s but the point falls in %(found)s"
     ),
+    # Kept for reports stored before the code problems below had codes of their own.
     "code_invalid": N_("%(value)r is not a valid %(system)s code: %(reason)s"),
+    "code_empty": N_("%(value)r is not a valid Kemendagri code: the code is empty"),
+    "code_not_digits": N_(
+        "%(value)r is not a valid Kemendagri code: a code holds only digits and dots"
+    ),
+    "code_dotted_parts": N_(
+        "%(value)r is not a valid Kemendagri code: dotted codes have parts of 2, 2, 2 and 4 digits"
+    ),
+    "code_length": N_(
+        "%(value)r is not a valid Kemendagri code: a %(level)s code has %(want)s digits, "
+        "this one has %(got)s"
+    ),
+    "code_province": N_(
+        "%(value)r is not a valid Kemendagri code: province part %(part)s is not between 11 and 99"
+    ),
+    "code_zero_part": N_(
+        "%(value)r is not a valid Kemendagri code: the %(part)s part cannot be 00"
+    ),
+    "code_village_digit": N_(
+        "%(value)r is not a valid Kemendagri code: the village part %(part)s must start with 1 "
+        "(kelurahan) or 2 (desa)"
+    ),
     "crosswalk_fuzzy": N_(
         "BPS code %(value)s matched %(mapped)s by a fuzzy name match in the crosswalk; review it"
     ),

@@ -95,9 +95,9 @@ def village_codes(
         v.out["crosswalk_method"] = result.method
         kode = result.kode
     else:
-        kode, errors = codes_mod.normalize_kemendagri_series(raw)
+        kode, _ = codes_mod.normalize_kemendagri_series(raw)
         bad = (raw.notna() & kode.isna()).to_numpy()
-        v.reject(bad, "code_invalid", source, raw, per_row={"reason": errors}, system="Kemendagri")
+        reject_invalid_codes(v, bad, raw, source)
         unmatched = {}
         if v.spec.kind == "indicators":
             unmatched = raw[bad].value_counts().to_dict()
@@ -106,3 +106,24 @@ def village_codes(
     if required:
         v.reject(raw.isna().to_numpy(), "value_required", source)
     return kode
+
+
+def reject_invalid_codes(v: RowChecker, bad: np.ndarray, raw: pd.Series, source: str) -> None:
+    """Reject rows with invalid Kemendagri codes, one finding kind per problem."""
+    if not bad.any():
+        return
+    problems: dict[object, codes_mod.CodeError] = {}
+    for value in pd.unique(raw[bad]):
+        try:
+            codes_mod.normalize_kemendagri(value)
+        except codes_mod.CodeError as exc:
+            problems[value] = exc
+    kinds = raw.map(lambda x: problems[x].code if x in problems else None).to_numpy()
+    for code in sorted({k for k in kinds[bad] if k is not None}):
+        mask = bad & (kinds == code)
+        keys = sorted({k for p in problems.values() if p.code == code for k in p.params})
+        per_row = {
+            key: raw.map(lambda x, key=key: problems[x].params.get(key) if x in problems else None)
+            for key in keys
+        }
+        v.reject(mask, code, source, raw, per_row=per_row)

@@ -129,3 +129,20 @@ def test_bridge_folder_without_regency_table_is_a_clear_error(tmp_path):
 def test_bridge_table_missing_columns_names_them():
     with pytest.raises(ValueError, match="lacks column"):
         CodeBridge(pd.DataFrame({"bps": ["1502"]}))
+
+
+def test_invalid_codes_become_findings_named_by_problem(tmp_path):
+    from layers.validate import import_layer
+
+    path = tmp_path / "idm.csv"
+    path.write_text("kode_desa,skor\n1502013001,1\n150201,2\n15.02.00.2001,3\n", encoding="utf-8")
+    report = import_layer(path, "indicators").report
+    found = {(f.code, f.row): f for f in report.rejected}
+    assert set(found) == {("code_village_digit", 2), ("code_length", 3), ("code_zero_part", 4)}
+    assert found[("code_length", 3)].params == {
+        "value": "150201",
+        "level": "desa",
+        "want": 10,
+        "got": 6,
+    }
+    assert "must start with 1 (kelurahan) or 2 (desa)" in found[("code_village_digit", 2)].message
