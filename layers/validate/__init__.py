@@ -15,6 +15,7 @@ from datetime import date
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from layers import codes as codes_mod
 from layers.errors import N_, InputError
@@ -123,7 +124,8 @@ def validate_layer(
     columns = [str(c) for c in raw.frame.columns]
     found = match_columns(columns, spec, mapping, raw.source)
     geo = bool(raw.coordinate_columns) or (
-        "geometry" in raw.frame.columns and bool(raw.frame.geometry.notna().any())
+        "geometry" in raw.frame.columns
+        and not shapely.is_missing(raw.frame.geometry.to_numpy()).all()
     )
     require_columns(spec, found, columns, raw.source, bool(geo))
     v = RowChecker(raw, spec, report)
