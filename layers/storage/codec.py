@@ -638,6 +638,11 @@ class Reader:
             table = table.drop_columns([self.active])
             keep = bbox_mask(active, bbox)
             table, ordinals, active = table.filter(pa.array(keep)), ordinals[keep], active[keep]
+        elif ordinals is not None and self.active in table.column_names:
+            # Decode geometries before restoring the row order: permuting shapely objects
+            # moves pointers, while taking a WKB column copies every byte.
+            active = from_wkb(table.column(self.active))
+            table = table.drop_columns([self.active])
 
         if ordinals is not None:
             if complete and self.ordered:
