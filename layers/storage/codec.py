@@ -18,9 +18,12 @@ covers a compact area and a bbox read opens few chunks; a hidden column
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,9 +165,42 @@ def crs_srid(text: str | None) -> int:
 # --- geometry helpers --------------------------------------------------------------------
 
 
+#: Geometries (or rows) above which encoding and re-ordering are split across cores.
+PARALLEL_ROWS = 200_000
+
+
+def _halves(n: int) -> list[slice]:
+    """Split ``range(n)`` into one slice per core when it is worth it."""
+    parts = min(os.cpu_count() or 1, 4) if n >= PARALLEL_ROWS else 1
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
 def to_wkb(geometries: np.ndarray) -> np.ndarray:
-    """Encode shapely geometries as little-endian ISO WKB (Z and M kept; None stays None)."""
-    return shapely.to_wkb(geometries, output_dimension=4, byte_order=1, flavor="iso")
+    """Encode shapely geometries as little-endian ISO WKB (Z and M kept; None stays None).
+
+    Large arrays are encoded on a thread per core (shapely releases the GIL and writes
+    each geometry independently).
+    """
+
+    def encode(part: slice) -> np.ndarray:
+        return shapely.to_wkb(geometries[part], output_dimension=4, byte_order=1, flavor="iso")
+
+    parts = _halves(len(geometries))
+    if len(parts) == 1:
+        return encode(parts[0])
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return np.concatenate(list(pool.map(encode, parts)))
+
+
+def take_rows(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """``table.take(order)``, split across cores for large tables (Arrow releases the GIL)."""
+    parts = _halves(len(order))
+    if len(parts) == 1:
+        return table.take(pa.array(order))
+    with ThreadPoolExecutor(len(parts)) as pool:
+        pieces = list(pool.map(lambda part: table.take(pa.array(order[part])), parts))
+    return pa.concat_tables(pieces)
 
 
 def from_wkb(values: Any) -> np.ndarray:
@@ -478,7 +514,7 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
         if not np.array_equal(order, np.arange(n)):
             ordinals = order.astype(np.int64)
             positions = pa.array(ordinals)
-            table = table.take(positions) if table.num_columns else table
+            table = take_rows(table, ordinals) if table.num_columns else table
             table = table.append_column(ROW_COLUMN, positions)
             type_codes = {g: v[ordinals] for g, v in type_codes.items()}
             row_bounds = row_bounds[ordinals]
