@@ -41,25 +41,42 @@ if TYPE_CHECKING:
 # --- import --------------------------------------------------------------------------------
 
 
+def reading_options(command):
+    """The options that say how to read a file, shared by ``import`` and ``validate``."""
+    options = [
+        click.option(
+            "--code-system",
+            type=click.Choice(CODE_SYSTEMS),
+            default="kemendagri",
+            show_default=True,
+            help="Code system of the file's village codes.",
+        ),
+        click.option(
+            "--bridge",
+            type=click.Path(file_okay=False, exists=True, path_type=Path),
+            help="Folder with the BPS-Kemendagri bridge (default: the bundled Merangin tables).",
+        ),
+        click.option(
+            "--crs", help="CRS of the coordinates when the file has none, e.g. EPSG:32748."
+        ),
+        click.option(
+            "--swap-repair", is_flag=True, help="Swap latitude/longitude where clearly swapped."
+        ),
+        click.option("--layer", help="Layer to read from a GeoPackage with several layers."),
+        click.option("--sheet", help="Sheet to read from a workbook."),
+        click.option("--map", "mapping", multiple=True, callback=parse_mapping, help=MAP_HELP),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("import")
 @click.argument("kind", type=click.Choice(IMPORT_KINDS), metavar="KIND")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workspace", "-w", help="Target workspace (default: DEFAULT_WORKSPACE).")
 @click.option("--name", help="Dataset name (default: the kind). Versions count per name.")
-@click.option(
-    "--code-system",
-    type=click.Choice(CODE_SYSTEMS),
-    default="kemendagri",
-    show_default=True,
-    help="Code system of the file's village codes.",
-)
-@click.option(
-    "--bridge",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder with the BPS-Kemendagri bridge (default: the bundled Merangin tables).",
-)
-@click.option("--crs", help="CRS of the coordinates when the file has none, e.g. EPSG:32748.")
-@click.option("--swap-repair", is_flag=True, help="Swap latitude/longitude where clearly swapped.")
+@reading_options
 @click.option(
     "--skip-rejected",
     is_flag=True,
@@ -67,9 +84,6 @@ if TYPE_CHECKING:
 )
 @click.option("--user", help="Who is importing (stored with the version).")
 @click.option("--note", default="", help="Free text stored with the version.")
-@click.option("--layer", help="Layer to read from a GeoPackage with several layers.")
-@click.option("--sheet", help="Sheet to read from a workbook.")
-@click.option("--map", "mapping", multiple=True, callback=parse_mapping, help=MAP_HELP)
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @handles_errors
@@ -199,23 +213,7 @@ def import_(
     "-w",
     help="Check village codes and locations against this workspace's villages.",
 )
-@click.option(
-    "--code-system",
-    type=click.Choice(CODE_SYSTEMS),
-    default="kemendagri",
-    show_default=True,
-    help="Code system of the file's village codes.",
-)
-@click.option(
-    "--bridge",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder with the BPS-Kemendagri bridge (default: the bundled Merangin tables).",
-)
-@click.option("--crs", help="CRS of the coordinates when the file has none.")
-@click.option("--swap-repair", is_flag=True, help="Swap latitude/longitude where clearly swapped.")
-@click.option("--layer", help="Layer to read from a GeoPackage with several layers.")
-@click.option("--sheet", help="Sheet to read from a workbook.")
-@click.option("--map", "mapping", multiple=True, callback=parse_mapping, help=MAP_HELP)
+@reading_options
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
