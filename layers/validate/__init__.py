@@ -144,7 +144,7 @@ def validate_layer(
         v.out["kode"] = kode  # check_values must not overwrite the normalised codes
 
     if spec.kind == "indicators":
-        data = build_indicators(v, extra, period, workspace_villages)
+        data = build_indicators(v, extra, period, workspace_villages, found)
     else:
         if extra:
             report.add("warning", "column_ignored", value=", ".join(extra))

@@ -30,7 +30,7 @@ def build_villages(v: RowChecker, geom: gpd.GeoSeries, found: dict[str, str]) ->
     """Canonical villages: codes, derived hierarchy and type, repaired polygons."""
     values = check_polygons(v, geom)
     kode = v.out["kode"]
-    reject_duplicates(v, kode, "code_duplicate", v.spec.column("kode").name)
+    reject_duplicates(v, kode, "code_duplicate", found.get("kode"))
     text = kode.fillna("").astype(str)
     out = pd.DataFrame(index=range(len(kode)))
     out["kode"] = kode.to_numpy()
@@ -145,11 +145,15 @@ def build_points(
 
 
 def build_indicators(
-    v: RowChecker, extra: list[str], period: str | None, villages: gpd.GeoDataFrame | None
+    v: RowChecker,
+    extra: list[str],
+    period: str | None,
+    villages: gpd.GeoDataFrame | None,
+    found: dict[str, str],
 ) -> pd.DataFrame:
     """Canonical indicator table: code (and period), numeric columns, duplicates."""
     kode = v.out["kode"]
-    source = v.spec.column("kode").name
+    source = found.get("kode")
     if villages is not None and len(villages):
         unknown = kode.notna().to_numpy() & ~kode.isin(set(villages["kode"])).to_numpy()
         v.reject(unknown, "village_unknown", source, kode.to_numpy())

@@ -315,7 +315,7 @@ CASES = [
         csv(IND_HEAD + "1502012001,10\n15.02.01.2001,12\n"),
         "more than once",
         row=3,
-        column="kode",
+        column="kode_desa",
     ),
     Case(
         "indicator-code-invalid",
@@ -331,7 +331,7 @@ CASES = [
         csv(IND_HEAD + "1501012001,10\n"),
         "not in the workspace",
         row=2,
-        column="kode",
+        column="kode_desa",
     ),
 ]
 
