@@ -24,6 +24,11 @@ class RowChecker:
         self.repaired = np.zeros(len(self.frame), dtype=bool)
         self.out: dict[str, pd.Series] = {}
 
+    @property
+    def geometry_column(self) -> str:
+        """The file's column(s) the geometry came from, for findings ("lintang,bujur")."""
+        return ",".join(self.raw.coordinate_columns) or "geometry"
+
     def _record(self, action, mask, code, column, values, per_row, params) -> np.ndarray:
         mask = np.asarray(mask, dtype=bool) & self.keep
         if mask.any():

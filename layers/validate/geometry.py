@@ -176,13 +176,13 @@ def check_points(
         v.reject(bad, "coordinate_invalid", col, err)
     missing = shapely.is_missing(values)
     if not optional:
-        v.reject(missing, "geometry_missing", "geometry")
+        v.reject(missing, "geometry_missing", v.geometry_column)
     present = ~missing & v.keep
     empty = present & shapely.is_empty(np.where(missing, shapely.Point(), values))
     if optional:
         values[empty] = None
     else:
-        v.reject(empty, "geometry_empty", "geometry")
+        v.reject(empty, "geometry_empty", v.geometry_column)
     present = ~shapely.is_missing(values) & v.keep
     types = shapely.get_type_id(np.where(present, values, shapely.Point()))
     one_multi = (
@@ -192,7 +192,7 @@ def check_points(
     )
     if one_multi.any():
         values[one_multi] = shapely.get_geometry(values[one_multi], 0)
-        v.repair(one_multi, "geometry_collection_reduced", "geometry", kept="Point")
+        v.repair(one_multi, "geometry_collection_reduced", v.geometry_column, kept="Point")
     types = shapely.get_type_id(np.where(present, values, shapely.Point()))
     names = type_names(types)
     v.reject(
@@ -218,7 +218,7 @@ def check_points(
         inside_sw = (y >= x0) & (y <= x1) & (x >= y0) & (x <= y1)
         swap = present & ~inside & inside_sw
     if swap.any():
-        col = ",".join(v.raw.coordinate_columns) or "geometry"
+        col = v.geometry_column
         if swap_repair:
             values[swap] = shapely.points(y[swap], x[swap])
             x[swap], y[swap] = y[swap], x[swap].copy()
@@ -232,5 +232,5 @@ def check_points(
     coords = np.array([f"{a:g}, {b:g}" for a, b in zip(y[bad], x[bad], strict=True)], dtype=object)
     vals = np.full(len(values), None, dtype=object)
     vals[bad] = coords
-    v.reject(bad, "coordinate_out_of_range", ",".join(v.raw.coordinate_columns) or "geometry", vals)
+    v.reject(bad, "coordinate_out_of_range", v.geometry_column, vals)
     return values, placement

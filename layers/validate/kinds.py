@@ -90,7 +90,7 @@ def build_points(
         no_place = shapely.is_missing(values) & (
             given_kode.isna().to_numpy() if given_kode is not None else np.ones(n, dtype=bool)
         )
-        v.reject(no_place, "geometry_missing", "geometry")
+        v.reject(no_place, "geometry_missing", v.geometry_column)
         sev = v.out["severity"]
         v.reject(
             ((sev < 1) | (sev > 5)).fillna(False).to_numpy(),
@@ -108,7 +108,7 @@ def build_points(
             found["reported_date"],
             v.out["reported_date"].dt.strftime("%Y-%m-%d").to_numpy(),
         )
-    kode = place_in_villages(v, values, villages, given_kode, placement)
+    kode = place_in_villages(v, values, villages, given_kode, placement, found.get("kode"))
     columns: dict[str, object] = {}
     for col in spec.columns:
         if col.name == "kode":

@@ -20,6 +20,7 @@ def place_in_villages(
     villages: gpd.GeoDataFrame | None,
     given_kode: pd.Series | None,
     placement: Placement | None,
+    code_column: str | None = None,
 ) -> pd.Series:
     """Village codes from the points' placement; warn about outside, overlap, disagreement."""
     kode = pd.Series([None] * len(values), dtype="object")
@@ -33,7 +34,7 @@ def place_in_villages(
     chosen = placement.village
     placed = live & (chosen >= 0)
     kode[placed] = village_codes[chosen[placed]]
-    v.warn(live & ~placed, "point_outside_villages", "geometry")
+    v.warn(live & ~placed, "point_outside_villages", v.geometry_column)
     if len(placement.overlaps):
         pts = placement.overlaps["point"].to_numpy()
         mask = np.zeros(len(values), dtype=bool)
@@ -49,7 +50,7 @@ def place_in_villages(
         v.warn(
             mask,
             "point_in_overlap",
-            "geometry",
+            v.geometry_column,
             per_row={"codes": cand, "chosen": chosen_code, "count": count},
         )
     if given_kode is not None:
@@ -62,7 +63,7 @@ def place_in_villages(
         v.warn(
             differs,
             "code_disagrees_with_location",
-            "kode",
+            code_column or "kode",
             per_row={"expected": given, "found": found_codes},
         )
     return kode
