@@ -234,3 +234,39 @@ def test_pages_send_security_headers_and_load_nothing_from_elsewhere(client):
 def test_static_css_and_overview_script_are_served(client):
     assert client.get("/static/css/jangkau.css").status_code == 200
     assert client.get("/static/js/overview_map.js").status_code == 200
+
+
+def test_population_raster_is_listed_with_its_kind(client, app, tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geoapp.store import get_store
+    from layers.importer import import_into_store
+
+    path = tmp_path / "penduduk.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=2,
+        width=2,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(101.9, -2.1, 0.1, 0.05),
+        nodata=-1,
+    ) as ds:
+        ds.write(np.array([[5, 6], [7, 8]], dtype="float32"), 1)
+    with app.app_context():
+        outcome = import_into_store(get_store(app), "merangin", path, "raster")
+    assert outcome.stored
+    rows = rows_of(text(client.get("/workspaces/merangin?lang=id")), "layers")
+    raster = next(r for r in rows if 'data-dataset="population"' in r)
+    assert "Raster penduduk" in raster
+    assert "penduduk.tif" in raster
+    data = client.get("/api/workspaces/merangin/datasets/population").get_json()
+    assert data["kind"] == "raster"
+    assert data["crs"] == "EPSG:4326"
+    report = client.get("/workspaces/merangin/datasets/population/report?lang=en")
+    assert report.status_code == 200
