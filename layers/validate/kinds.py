@@ -102,12 +102,10 @@ def build_points(
         )
         ref = pd.Timestamp(today or date.today())
         future = (v.out["reported_date"] > ref).fillna(False).to_numpy()
-        v.warn(
-            future,
-            "date_future",
-            found["reported_date"],
-            v.out["reported_date"].dt.strftime("%Y-%m-%d").to_numpy(),
-        )
+        if future.any():  # format only the dates that are reported
+            shown = np.full(n, None, dtype=object)
+            shown[future] = v.out["reported_date"][future].dt.strftime("%Y-%m-%d").to_numpy()
+            v.warn(future, "date_future", found["reported_date"], shown)
     kode = place_in_villages(v, values, villages, given_kode, placement, found.get("kode"))
     columns: dict[str, object] = {}
     for col in spec.columns:
