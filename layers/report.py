@@ -82,7 +82,11 @@ MESSAGES: dict[str, str] = {
     "code_unmatched": N_("BPS code %(value)s has no Kemendagri match in the village crosswalk"),
     "code_duplicate": N_("code %(value)s appears more than once (first at row %(first)s)"),
     "id_duplicate": N_("id %(value)s appears more than once (first at row %(first)s)"),
+    # Kept for reports stored before the count was a parameter of its own.
     "id_generated": N_("no id given; generated %(value)s"),
+    "ids_generated": N_(
+        "%(count)s rows had no id; ids were made from their row numbers (%(first)s to %(last)s)"
+    ),
     "village_unknown": N_("village code %(value)s is not in the workspace's villages"),
     "village_type_differs": N_(
         "the file says %(value)s but code %(kode)s makes it a %(derived)s; the code is used"

@@ -104,9 +104,11 @@ def check_ids(v: RowChecker, found: dict[str, str], prefix: str) -> None:
         ids[missing] = generated
         v.report.add(
             "repaired",
-            "id_generated",
+            "ids_generated",
             column=found.get(id_col),
-            value=f"{int(missing.sum())} ids ({generated[0]} ...)",
+            count=int(missing.sum()),
+            first=generated[0],
+            last=generated[-1],
         )
     v.out[id_col] = ids
     reject_duplicates(v, ids, "id_duplicate", found.get(id_col))
