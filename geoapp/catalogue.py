@@ -136,6 +136,40 @@ def list_datasets(
     return store.list_datasets(workspace, all_versions=all_versions)
 
 
+def dataset_counts(store: Store) -> tuple[list[Workspace], dict[str, int]]:
+    """Every workspace, and how many datasets each holds."""
+    workspaces = store.list_workspaces()
+    counts = {w.name: 0 for w in workspaces}
+    for info in store.list_datasets():
+        counts[info.workspace] = counts.get(info.workspace, 0) + 1
+    return workspaces, counts
+
+
+@dataclass
+class WorkspaceOverview:
+    """What a workspace page shows: its layers, how many versions each has, their extents."""
+
+    workspace: Workspace
+    datasets: list[DatasetVersion]
+    version_counts: dict[str, int]
+    extents: list[dict[str, Any]]
+
+
+def workspace_overview(store: Store, name: str) -> WorkspaceOverview:
+    """The latest version of each dataset of a workspace, with version counts and extents."""
+    workspace = get_workspace(store, name)
+    datasets = list_datasets(store, name)
+    version_counts: dict[str, int] = {}
+    for info in list_datasets(store, name, all_versions=True):
+        version_counts[info.name] = version_counts.get(info.name, 0) + 1
+    extents = [
+        {"name": d.name, "kind": d.kind, "bounds": list(d.bounds)}
+        for d in datasets
+        if d.bounds is not None
+    ]
+    return WorkspaceOverview(workspace, datasets, version_counts, extents)
+
+
 def dataset_versions(store: Store, workspace: str, name: str) -> list[DatasetVersion]:
     """Every version of a dataset, oldest first; 404 when the workspace or dataset is unknown."""
     versions = [d for d in list_datasets(store, workspace, all_versions=True) if d.name == name]

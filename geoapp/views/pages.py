@@ -13,36 +13,20 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def index():
     """List the workspaces."""
-    store = get_store()
-    workspaces = store.list_workspaces()
-    datasets = store.list_datasets()
-    per_workspace = {w.name: 0 for w in workspaces}
-    for info in datasets:
-        per_workspace[info.workspace] = per_workspace.get(info.workspace, 0) + 1
-    return render_template("index.html", workspaces=workspaces, dataset_counts=per_workspace)
+    workspaces, counts = catalogue.dataset_counts(get_store())
+    return render_template("index.html", workspaces=workspaces, dataset_counts=counts)
 
 
 @bp.get("/workspaces/<workspace>")
 def workspace(workspace: str):
     """List the layers of a workspace, latest version of each."""
-    store = get_store()
-    ws = catalogue.get_workspace(store, workspace)
-    datasets = catalogue.list_datasets(store, workspace)
-    versions = catalogue.list_datasets(store, workspace, all_versions=True)
-    version_counts = {}
-    for info in versions:
-        version_counts[info.name] = version_counts.get(info.name, 0) + 1
-    extents = [
-        {"name": d.name, "kind": d.kind, "bounds": list(d.bounds)}
-        for d in datasets
-        if d.bounds is not None
-    ]
+    overview = catalogue.workspace_overview(get_store(), workspace)
     return render_template(
         "workspace.html",
-        workspace=ws,
-        datasets=datasets,
-        version_counts=version_counts,
-        extents=extents,
+        workspace=overview.workspace,
+        datasets=overview.datasets,
+        version_counts=overview.version_counts,
+        extents=overview.extents,
     )
 
 
