@@ -110,11 +110,11 @@ def build_points(
     columns: dict[str, object] = {}
     for col in spec.columns:
         if col.name == "kode":
-            columns["kode"] = kode.to_numpy()
+            columns["kode"] = kode.reset_index(drop=True)
         elif col.name == "sector":
             columns["sector"] = v.out["type"].map(FACILITY_TYPES).to_numpy()
         elif col.name in v.out:
-            columns[col.name] = v.out[col.name].to_numpy()
+            columns[col.name] = v.out[col.name].reset_index(drop=True)
         elif col.name == "status":
             columns["status"] = np.full(n, "open", dtype=object)
         elif col.dtype in ("float", "int"):

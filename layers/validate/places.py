@@ -23,17 +23,18 @@ def place_in_villages(
     code_column: str | None = None,
 ) -> pd.Series:
     """Village codes from the points' placement; warn about outside, overlap, disagreement."""
-    kode = pd.Series([None] * len(values), dtype="object")
     if placement is None or villages is None or len(villages) == 0:
-        if given_kode is not None:
-            kode = given_kode.reset_index(drop=True)
         v.report.notes["placement"] = "no villages in the workspace: points were not placed"
-        return kode
+        if given_kode is not None:
+            return given_kode.reset_index(drop=True)
+        return pd.Series(np.full(len(values), None, dtype=object), dtype="str")
     village_codes = villages["kode"].to_numpy(dtype=object)
     live = v.keep & ~shapely.is_missing(values)
     chosen = placement.village
     placed = live & (chosen >= 0)
-    kode[placed] = village_codes[chosen[placed]]
+    # Taken from the villages' text codes without making a Python string per point.
+    codes = villages["kode"].astype("str").array
+    kode = pd.Series(codes.take(np.where(placed, chosen, -1), allow_fill=True))
     v.warn(live & ~placed, "point_outside_villages", v.geometry_column)
     if len(placement.overlaps):
         pts = placement.overlaps["point"].to_numpy()
@@ -54,17 +55,22 @@ def place_in_villages(
             per_row={"codes": cand, "chosen": chosen_code, "count": count},
         )
     if given_kode is not None:
-        given = given_kode.reset_index(drop=True).to_numpy(dtype=object)
-        has_given = pd.notna(given)
+        given = given_kode.reset_index(drop=True).astype("str")
+        has_given = given.notna().to_numpy()
         without_point = ~live & has_given
-        kode[without_point] = given[without_point]
-        found_codes = kode.to_numpy(dtype=object)
-        differs = placed & has_given & (given != found_codes)
+        if without_point.any():
+            kode = kode.mask(without_point, given)
+        differs = placed & has_given
+        if differs.any():
+            differs &= given.to_numpy(dtype=object) != kode.to_numpy(dtype=object)
         v.warn(
             differs,
             "code_disagrees_with_location",
             code_column or "kode",
-            per_row={"expected": given, "found": found_codes},
+            per_row={
+                "expected": given.to_numpy(dtype=object),
+                "found": kode.to_numpy(dtype=object),
+            },
         )
     return kode
 
