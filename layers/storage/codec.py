@@ -193,6 +193,32 @@ def to_wkb(geometries: np.ndarray) -> np.ndarray:
         return np.concatenate(list(pool.map(encode, parts)))
 
 
+#: One little-endian ISO WKB point: byte order, type (1 = Point), x, y (21 bytes, packed).
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def point_wkb(geometries: np.ndarray, type_codes: np.ndarray) -> pa.Array | None:
+    """WKB of 2D points written with numpy, as an Arrow binary array.
+
+    The bytes are those :func:`to_wkb` gives, without making a Python object per point.
+    Returns None (use :func:`to_wkb`) unless every geometry is a non-empty 2D point.
+    """
+    n = len(geometries)
+    if n == 0 or n * _WKB_POINT.itemsize >= 2**31 or not (type_codes == 0).all():
+        return None
+    if shapely.is_empty(geometries).any():
+        return None
+    records = np.empty(n, dtype=_WKB_POINT)
+    records["order"] = 1
+    records["type"] = 1
+    records["x"] = shapely.get_x(geometries)
+    records["y"] = shapely.get_y(geometries)
+    offsets = np.arange(0, (n + 1) * _WKB_POINT.itemsize, _WKB_POINT.itemsize, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(records)]
+    )
+
+
 def take_rows(table: pa.Table, order: np.ndarray) -> pa.Table:
     """``table.take(order)``, split across cores for large tables (Arrow releases the GIL)."""
     parts = _halves(len(order))
@@ -206,8 +232,35 @@ def take_rows(table: pa.Table, order: np.ndarray) -> pa.Table:
 def from_wkb(values: Any) -> np.ndarray:
     """Decode WKB (an Arrow binary array or a sequence of bytes/None) into shapely geometries."""
     if isinstance(values, pa.ChunkedArray | pa.Array):
+        chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        points = [_wkb_points(chunk) for chunk in chunks]
+        if chunks and all(p is not None for p in points):
+            return np.concatenate(points) if len(points) > 1 else points[0]
         values = values.to_numpy(zero_copy_only=False)
     return shapely.from_wkb(np.asarray(values, dtype=object))
+
+
+def _wkb_points(array: pa.Array) -> np.ndarray | None:
+    """Points read straight from an Arrow array of 2D point WKB (as :func:`point_wkb` writes).
+
+    None unless every value is a little-endian 2D point with coordinates (then
+    :func:`shapely.from_wkb` decodes them); the check reads the bytes, never the schema.
+    """
+    size = _WKB_POINT.itemsize
+    if len(array) == 0 or array.null_count or array.type != pa.binary():
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    if not (np.diff(offsets) == size).all():
+        return None
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    records = data.view(_WKB_POINT)
+    if not ((records["order"] == 1).all() and (records["type"] == 1).all()):
+        return None
+    x, y = records["x"], records["y"]
+    if np.isnan(x).any() or np.isnan(y).any():
+        return None
+    return shapely.points(x, y)
 
 
 def boxes_meet(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -259,11 +312,18 @@ def tile_order(bounds: np.ndarray, chunk_rows: int) -> np.ndarray:
     chunks = max(1, math.ceil(m / chunk_rows))
     strips = math.ceil(math.sqrt(chunks))
     strip_rows = math.ceil(chunks / strips) * chunk_rows
-    by_x = np.argsort(x[located], kind="stable")
-    strip = np.empty(m, dtype=np.int64)
-    strip[by_x] = np.arange(m, dtype=np.int64) // strip_rows
-    by_y = np.argsort(y[located], kind="stable")
-    order = located[by_y[np.argsort(strip[by_y], kind="stable")]]
+    lx, ly = x[located], y[located]
+    # Strip of each row by its rank in x: a partition at the strip edges is enough.
+    edges = list(range(strip_rows, m, strip_rows))
+    strip = np.zeros(m, dtype=np.float64)
+    if edges:
+        by_x = np.argpartition(lx, edges)
+        for start in edges:
+            strip[by_x[start:]] += 1.0
+    # One sort on strip, then y (scaled into [0, 1) so it never reaches the next strip).
+    low, span = (float(ly.min()), float(np.ptp(ly))) if m else (0.0, 0.0)
+    key = strip + ((ly - low) / span * 0.5 if span > 0 else 0.0)
+    order = located[np.argsort(key, kind="stable")]
     return np.concatenate([order, np.flatnonzero(~valid)])
 
 
@@ -499,9 +559,14 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
         name = spec["name"]
         if name in geometries:
             geoms = geometries[name]
-            table = table.add_column(position, name, pa.array(to_wkb(geoms), type=pa.binary()))
             type_codes[name] = _type_codes(geoms)
-            sizes += shapely.get_num_coordinates(geoms).astype(np.int64) * 32
+            wkb = point_wkb(geoms, type_codes[name])
+            if wkb is None:
+                wkb = pa.array(to_wkb(geoms), type=pa.binary())
+                sizes += shapely.get_num_coordinates(geoms).astype(np.int64) * 32
+            else:
+                sizes += 32
+            table = table.add_column(position, name, wkb)
     row_bounds = shapely.bounds(geometries[active]) if active else np.full((n, 4), np.nan)
     extent = _extent(row_bounds) if active else None
 
