@@ -1,4 +1,5 @@
-"""Versioned storage of validated layers: SQLite by default, PostGIS by URL.
+"""Versioned storage of validated layers, derived tables and records: SQLite by default,
+PostGIS by URL.
 
 >>> from layers.storage import open_store
 >>> store = open_store("sqlite://")          # in memory; "sqlite:///instance/jangkau.sqlite"
@@ -14,9 +15,28 @@ from __future__ import annotations
 import os
 
 from layers.errors import N_, NotFoundError, StoreError
-from layers.storage.base import DatasetVersion, Store, Workspace
+from layers.storage.base import (
+    DATASET_KINDS,
+    DERIVED_KIND,
+    ConflictError,
+    DatasetVersion,
+    RecordVersion,
+    Store,
+    Workspace,
+)
 
-__all__ = ["DatasetVersion", "NotFoundError", "Store", "StoreError", "Workspace", "open_store"]
+__all__ = [
+    "DATASET_KINDS",
+    "DERIVED_KIND",
+    "ConflictError",
+    "DatasetVersion",
+    "NotFoundError",
+    "RecordVersion",
+    "Store",
+    "StoreError",
+    "Workspace",
+    "open_store",
+]
 
 SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
 POSTGIS_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres", "postgis")

@@ -4,6 +4,9 @@ A store keeps *workspaces* (one per area of work, e.g. ``merangin``) and, in eac
 *datasets* (``villages``, ``facilities``, ...). Every import writes a new immutable
 *version* of a dataset: version 1, 2, 3, ... per (workspace, name). Earlier versions stay
 readable, so a score computed last month can be recomputed from the data it used.
+Besides layers, a workspace keeps *derived tables* (kind ``"derived"``: results such as a
+score run's table) and *records*: small JSON documents in named collections (scoring
+profiles, score runs, ...), versioned the same way, with who saved each version, when and why.
 
 :class:`Store` is the interface the web app and the CLI use. :mod:`layers.storage.sql`
 implements it with SQLAlchemy Core for both backends, the embedded SQLite store
@@ -15,7 +18,7 @@ from __future__ import annotations
 import abc
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +28,12 @@ import pandas as pd
 
 from layers.errors import N_, StoreError
 from layers.report import ValidationReport
-from layers.schema import KINDS, SPECS
+from layers.schema import IMPORT_KINDS, KINDS, SPECS
+
+#: Kind of a derived table: any frame the codec can store (a score run's results, ...).
+DERIVED_KIND = "derived"
+#: Every kind a dataset version can have: the layer kinds, ``raster`` and ``derived``.
+DATASET_KINDS: tuple[str, ...] = (*IMPORT_KINDS, DERIVED_KIND)
 
 NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -117,11 +125,79 @@ class DatasetVersion:
         return f"{self.workspace}/{self.name}@{self.version}"
 
 
+@dataclass(frozen=True)
+class RecordVersion:
+    """One stored, immutable version of a record: a JSON document in a collection.
+
+    Attributes
+    ----------
+    id : int
+        Store-internal identifier.
+    workspace : str
+        Workspace name.
+    collection : str
+        What kind of document, e.g. ``"profiles"`` or ``"score_runs"`` (a slug).
+    name : str
+        The record's name in its collection (a slug).
+    version : int
+        1 for the first save of ``name`` in the collection, then 2, 3, ...
+    body : dict
+        The document, as read back from its JSON (lists where tuples were given).
+    created_at : datetime
+        When the version was saved, timezone-aware UTC.
+    created_by : str or None
+        Who saved it.
+    note : str
+        Why: free text given when saving.
+    """
+
+    id: int
+    workspace: str
+    collection: str
+    name: str
+    version: int
+    body: dict[str, Any]
+    created_at: datetime
+    created_by: str | None
+    note: str
+
+    @property
+    def ref(self) -> str:
+        """``"workspace/collection/name@version"``, e.g. ``"merangin/profiles/default@3"``."""
+        return f"{self.workspace}/{self.collection}/{self.name}@{self.version}"
+
+
+class ConflictError(StoreError):
+    """A record changed after the version a save was based on; nothing was saved.
+
+    Raised by :meth:`Store.put_record` when ``expected_version`` is not the latest version.
+
+    Attributes
+    ----------
+    latest : RecordVersion or None
+        The latest version (None when the record no longer exists).
+    expected : int or None
+        The version the save was based on.
+    """
+
+    def __init__(
+        self,
+        template: str,
+        *,
+        latest: RecordVersion | None = None,
+        expected: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(template, **kwargs)
+        self.latest = latest
+        self.expected = expected
+
+
 # --- the interface -----------------------------------------------------------------------
 
 
 class Store(abc.ABC):
-    """Versioned storage of validated layers, grouped in workspaces.
+    """Versioned storage of validated layers, derived tables and records, grouped in workspaces.
 
     Obtain one with :func:`layers.storage.open_store`. A store is safe to share between
     the threads of a web server; every method runs in its own transaction.
@@ -204,13 +280,51 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_datasets(
-        self, workspace: str | None = None, *, all_versions: bool = False
+        self,
+        workspace: str | None = None,
+        *,
+        all_versions: bool = False,
+        kinds: str | Iterable[str] | None = None,
     ) -> list[DatasetVersion]:
-        """List the latest version of each dataset (or every version), by workspace and name."""
+        """List the latest version of each dataset (or every version), by workspace and name.
+
+        Layers only (every kind but ``derived``) unless ``kinds`` says which kinds to list.
+        """
 
     @abc.abstractmethod
     def get_report(self, workspace: str, name: str, version: int | None = None) -> dict[str, Any]:
         """Return the validation report stored with a dataset version."""
+
+    @abc.abstractmethod
+    def put_record(
+        self,
+        workspace: str,
+        collection: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        created_by: str | None = None,
+        note: str = "",
+        expected_version: int | None = None,
+    ) -> RecordVersion:
+        """Save ``body`` as the next version of a record; :class:`ConflictError` when
+        ``expected_version`` is given and is not the latest version."""
+
+    @abc.abstractmethod
+    def get_record(
+        self, workspace: str, collection: str, name: str, version: int | None = None
+    ) -> RecordVersion:
+        """Return a record version (the latest by default)."""
+
+    @abc.abstractmethod
+    def list_records(
+        self, workspace: str, collection: str | None = None, *, all_versions: bool = False
+    ) -> list[RecordVersion]:
+        """List the latest version of each record (or every version), by collection and name."""
+
+    @abc.abstractmethod
+    def delete_record(self, workspace: str, collection: str, name: str) -> None:
+        """Delete every version of a record."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -236,6 +350,14 @@ NAME_ERRORS: dict[str, str] = {
         "invalid dataset name %(value)r: use 1 to 64 lowercase letters, digits, "
         "'-' or '_' (for example 'merangin' or 'puskesmas_2024')"
     ),
+    "collection": N_(
+        "invalid collection name %(value)r: use 1 to 64 lowercase letters, digits, "
+        "'-' or '_' (for example 'profiles' or 'score_runs')"
+    ),
+    "record": N_(
+        "invalid record name %(value)r: use 1 to 64 lowercase letters, digits, "
+        "'-' or '_' (for example 'default' or 'health-2024')"
+    ),
 }
 
 
@@ -247,7 +369,7 @@ def check_name(value: object, what: str) -> str:
     value : object
         The proposed name.
     what : str
-        ``"workspace"`` or ``"dataset"``, for the message.
+        ``"workspace"``, ``"dataset"``, ``"collection"`` or ``"record"``, for the message.
     """
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         template = NAME_ERRORS.get(what, NAME_ERRORS["dataset"])
@@ -279,11 +401,19 @@ def check_bbox(bbox: Sequence[float]) -> Bounds:
 
 
 def check_layer(kind: str, data: object) -> None:
-    """Raise :class:`StoreError` unless ``data`` can be stored as a layer of ``kind``."""
+    """Raise :class:`StoreError` unless ``data`` can be stored as a layer of ``kind``.
+
+    A canonical kind (:data:`layers.schema.KINDS`) needs its schema's frame type, CRS and
+    required columns. A ``derived`` table may be any DataFrame, or a GeoDataFrame whose
+    geometry has a CRS; whether its columns can be stored is checked by the codec.
+    """
+    if kind == DERIVED_KIND:
+        _check_derived(data)
+        return
     if kind not in KINDS:
         raise StoreError(
             N_("unknown layer kind %(kind)r; expected one of %(kinds)s"),
-            params={"kind": kind, "kinds": ", ".join(KINDS)},
+            params={"kind": kind, "kinds": ", ".join((*KINDS, DERIVED_KIND))},
         )
     spec = SPECS[kind]
     if not isinstance(data, pd.DataFrame):
@@ -316,6 +446,75 @@ def check_layer(kind: str, data: object) -> None:
             N_("the %(kind)s layer lacks required columns: %(columns)s"),
             params={"kind": kind, "columns": ", ".join(missing)},
         )
+
+
+def _check_derived(data: object) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise StoreError(
+            N_("a derived table must be a DataFrame or GeoDataFrame, not %(type)s"),
+            params={"type": type(data).__name__},
+        )
+    if (
+        isinstance(data, gpd.GeoDataFrame)
+        and data._geometry_column_name in data
+        and data.crs is None
+    ):
+        raise StoreError(
+            N_(
+                "the derived table's geometry has no coordinate reference system; "
+                "set one before storing it"
+            )
+        )
+
+
+def check_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """Return ``kinds`` as a tuple of known dataset kinds (None stays None), or raise.
+
+    Parameters
+    ----------
+    kinds : str, iterable of str or None
+        One kind, several, or None.
+
+    Raises
+    ------
+    StoreError
+        A kind is not one of :data:`DATASET_KINDS`.
+    """
+    if kinds is None:
+        return None
+    values = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    unknown = [k for k in values if k not in DATASET_KINDS]
+    if unknown or not values:
+        raise StoreError(
+            N_("unknown dataset kinds %(kinds)r; expected some of %(known)s"),
+            params={"kinds": unknown or list(values), "known": ", ".join(DATASET_KINDS)},
+        )
+    return values
+
+
+def check_version(value: object, what: str = "version", minimum: int = 1) -> int:
+    """Return ``value`` when it is a whole number of at least ``minimum``, else raise.
+
+    Parameters
+    ----------
+    value : object
+        The proposed version.
+    what : str
+        The argument's name, for the message.
+    minimum : int
+        The smallest allowed value.
+
+    Raises
+    ------
+    StoreError
+        ``value`` is not an ``int`` (booleans and floats are refused) or is too small.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise StoreError(
+            N_("%(what)s must be a whole number from %(minimum)s, not %(value)r"),
+            params={"what": what, "minimum": minimum, "value": value},
+        )
+    return value
 
 
 def report_counts(report: dict[str, Any]) -> dict[str, int]:

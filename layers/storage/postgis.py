@@ -1,10 +1,11 @@
 """The PostGIS store, chosen by a ``postgresql://`` URL (``GEOAPP_DATABASE_URL``).
 
-Same tables as the SQLite store, plus one table of features per spatial dataset version,
-``features_<dataset id>`` (``row_ord bigint primary key, geom geometry`` with a GiST index),
-so the geometries are real PostGIS geometries that SQL and desktop GIS can query. The
-attribute columns stay in GeoParquet chunks (``dataset_chunks``) so their dtypes come back
-exactly; ``row_ord`` is the row's position in the layer as written and ties the two.
+Same tables as the SQLite store (:mod:`layers.storage.tables`), plus one table of features
+per spatial dataset version, ``features_<dataset id>`` (``row_ord bigint primary key, geom
+geometry`` with a GiST index), so the geometries are real PostGIS geometries that SQL and
+desktop GIS can query. The attribute columns stay in GeoParquet chunks (``dataset_chunks``)
+so their dtypes come back exactly; ``row_ord`` is the row's position in the layer as written
+and ties the two.
 
 Geometries go in with ``ST_GeomFromWKB`` (loaded through a binary ``COPY``) and come back
 with ``ST_AsBinary`` (ISO WKB, the same bytes the SQLite store keeps). Both directions pack
@@ -25,7 +26,8 @@ from sqlalchemy.engine import Connection, make_url
 
 from layers.errors import N_, StoreError
 from layers.storage import codec
-from layers.storage.sql import COMMON_TABLES, Bounds, ChunkRef, SQLStore, metadata
+from layers.storage.sql import Bounds, ChunkRef, SQLStore
+from layers.storage.tables import COMMON_TABLES, metadata
 
 #: Bytes of WKB fetched per query when reading geometries (PostgreSQL values stop at 1 GB).
 READ_BATCH_BYTES = 256 * 1024 * 1024

@@ -1,16 +1,17 @@
-"""Tables and the SQLAlchemy implementation of :class:`~layers.storage.base.Store`.
+"""The SQLAlchemy implementation of :class:`~layers.storage.base.Store`.
 
 :class:`SQLStore` does everything but the feature data: workspaces, versions, metadata,
-reports and transactions. The SQLite and PostGIS backends differ only in how they open the
-database and where they put the rows of a snapshot (:meth:`SQLStore._write_features`,
-:meth:`SQLStore._read_features`).
+reports, records (:mod:`layers.storage.records`), transactions and upgrading the tables
+(:mod:`layers.storage.tables`). The SQLite and PostGIS backends differ only in how they
+open the database and where they put the rows of a snapshot
+(:meth:`SQLStore._write_features`, :meth:`SQLStore._read_features`).
 """
 
 from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,99 +25,29 @@ from layers.errors import N_, NotFoundError, StoreError
 from layers.report import ValidationReport
 from layers.storage import codec
 from layers.storage.base import (
+    DERIVED_KIND,
     SHA256_PATTERN,
     Bounds,
     DatasetVersion,
     Store,
     Workspace,
     check_bbox,
+    check_kinds,
     check_layer,
     check_name,
     report_counts,
 )
-
-#: Version of the table layout below; stored in ``meta`` so later releases can migrate.
-SCHEMA_VERSION = 1
-
-
-# --- tables --------------------------------------------------------------------------------
-
-metadata = sa.MetaData()
-
-meta_table = sa.Table(
-    "meta",
+from layers.storage.records import RecordsMixin
+from layers.storage.tables import (
+    COMMON_TABLES,
+    SCHEMA_VERSION,
+    chunks_table,
+    datasets_table,
+    meta_table,
     metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
+    workspaces_table,
 )
-
-workspaces_table = sa.Table(
-    "workspaces",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(64), nullable=False, unique=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False, default=""),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-datasets_table = sa.Table(
-    "datasets",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer,
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("name", sa.String(64), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("source_name", sa.Text),
-    sa.Column("source_sha256", sa.String(64)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_by", sa.Text),
-    sa.Column("row_count", sa.BigInteger, nullable=False),
-    sa.Column("counts_json", sa.Text, nullable=False),
-    sa.Column("report_json", sa.Text, nullable=False),
-    sa.Column("crs", sa.Text),
-    sa.Column("minx", sa.Double),
-    sa.Column("miny", sa.Double),
-    sa.Column("maxx", sa.Double),
-    sa.Column("maxy", sa.Double),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-    sa.Column("schema_json", sa.Text, nullable=False),
-    sa.UniqueConstraint("workspace_id", "name", "version", name="uq_datasets_version"),
-)
-
-chunks_table = sa.Table(
-    "dataset_chunks",
-    metadata,
-    sa.Column(
-        "dataset_id",
-        sa.Integer,
-        sa.ForeignKey("datasets.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("row_count", sa.BigInteger, nullable=False),
-    sa.Column("minx", sa.Double),
-    sa.Column("miny", sa.Double),
-    sa.Column("maxx", sa.Double),
-    sa.Column("maxy", sa.Double),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-#: Tables every backend has, in creation order.
-COMMON_TABLES = (meta_table, workspaces_table, datasets_table, chunks_table)
-
-
-def _utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime (SQLite hands back naive ones)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+from layers.storage.tables import utc as _utc
 
 
 @dataclass(frozen=True)
@@ -132,7 +63,7 @@ class ChunkRef:
 # --- shared SQL implementation -------------------------------------------------------------
 
 
-class SQLStore(Store):
+class SQLStore(RecordsMixin, Store):
     """Metadata, versioning and transactions over SQLAlchemy; backends add the feature rows.
 
     Subclasses build :attr:`engine` and implement :meth:`_write_features` and
@@ -149,6 +80,7 @@ class SQLStore(Store):
         self.engine = engine
         self.url = url
         self._initialised = False
+        self._layout: int | None = None  # the store's table layout version, once read
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -200,10 +132,12 @@ class SQLStore(Store):
                 ),
                 params={"store": repr(self)},
             )
-        self._check_schema_version(version)
+        # An older layout is used as it is (its tables are a subset of this one's); what
+        # needs the newer tables says to run init, which upgrades in place.
+        self._layout = self._check_schema_version(version)
         self._initialised = True
 
-    def _check_schema_version(self, value: str) -> None:
+    def _check_schema_version(self, value: str) -> int:
         if int(value) > SCHEMA_VERSION:
             raise StoreError(
                 N_(
@@ -212,26 +146,43 @@ class SQLStore(Store):
                 ),
                 params={"store": repr(self), "found": value, "known": SCHEMA_VERSION},
             )
+        return int(value)
 
     def init(self) -> None:
-        """Create the tables when missing and record the table layout version (idempotent)."""
+        """Create the tables when missing and record the table layout version (idempotent).
+
+        A store of an earlier layout is upgraded in place, in one transaction: the tables it
+        lacks are created and its ``schema_version`` set to :data:`SCHEMA_VERSION`; its
+        workspaces and datasets are kept as they are.
+        """
         try:
-            with self.engine.begin() as conn:
-                self._create_tables(conn)
-                version = conn.execute(
-                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-                ).scalar()
-                if version is None:
-                    conn.execute(
-                        meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                    )
-                else:
-                    self._check_schema_version(version)
+            with self.engine.connect() as conn:
+                conn.execution_options(**self._write_options)  # one init at a time
+                with conn.begin():
+                    self._create_tables(conn)
+                    version = conn.execute(
+                        sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                    ).scalar()
+                    if version is None:
+                        conn.execute(
+                            meta_table.insert().values(
+                                key="schema_version", value=str(SCHEMA_VERSION)
+                            )
+                        )
+                    elif self._check_schema_version(version) < SCHEMA_VERSION:
+                        # 1 -> 2 adds the records table, created above with any other
+                        # missing table; nothing else changes.
+                        conn.execute(
+                            meta_table.update()
+                            .where(meta_table.c.key == "schema_version")
+                            .values(value=str(SCHEMA_VERSION))
+                        )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(
                 N_("cannot initialise the store %(store)s: %(reason)s"),
                 params={"store": repr(self), "reason": str(exc)},
             ) from exc
+        self._layout = SCHEMA_VERSION
         self._initialised = True
 
     def _create_tables(self, conn: Connection) -> None:
@@ -336,7 +287,7 @@ class SQLStore(Store):
             return [self._workspace(row) for row in rows]
 
     def delete_workspace(self, name: str) -> None:
-        """Delete a workspace and every version of every dataset in it.
+        """Delete a workspace, every version of every dataset in it, and its records.
 
         Raises
         ------
@@ -353,6 +304,7 @@ class SQLStore(Store):
             conn.execute(
                 datasets_table.delete().where(datasets_table.c.workspace_id == workspace_id)
             )
+            self._delete_records(conn, workspace_id)
             conn.execute(workspaces_table.delete().where(workspaces_table.c.id == workspace_id))
 
     # -- datasets: metadata ----------------------------------------------------------------
@@ -444,7 +396,11 @@ class SQLStore(Store):
             return json.loads(row.report_json)
 
     def list_datasets(
-        self, workspace: str | None = None, *, all_versions: bool = False
+        self,
+        workspace: str | None = None,
+        *,
+        all_versions: bool = False,
+        kinds: str | Iterable[str] | None = None,
     ) -> list[DatasetVersion]:
         """List datasets ordered by workspace, name and version.
 
@@ -454,13 +410,27 @@ class SQLStore(Store):
             Only this workspace (:class:`NotFoundError` when unknown); all when None.
         all_versions : bool
             Every version instead of the latest of each name.
+        kinds : str or iterable of str, optional
+            Only datasets of these kinds (of :data:`~layers.storage.base.DATASET_KINDS`,
+            e.g. ``"derived"`` for derived tables). When None, the layers: every kind but
+            ``derived``, so layer lists do not show results unless asked for.
+
+        Raises
+        ------
+        StoreError
+            An unknown kind.
         """
+        wanted = check_kinds(kinds)
         d, w = datasets_table, workspaces_table
         query = (
             sa.select(d, w.c.name.label("workspace_name"))
             .join(w, w.c.id == d.c.workspace_id)
             .order_by(w.c.name, d.c.name, d.c.version)
         )
+        if wanted is None:
+            query = query.where(d.c.kind != DERIVED_KIND)
+        else:
+            query = query.where(d.c.kind.in_(wanted))
         if not all_versions:
             latest = (
                 sa.select(d.c.workspace_id, d.c.name, sa.func.max(d.c.version).label("version"))
@@ -502,13 +472,16 @@ class SQLStore(Store):
         workspace : str
             An existing workspace.
         kind : str
-            Layer kind, one of :data:`layers.schema.KINDS`.
+            Layer kind, one of :data:`layers.schema.KINDS`, or ``"derived"`` for a table
+            computed from other datasets (a score run's results, ...).
         data : GeoDataFrame or DataFrame
             The canonical layer: a GeoDataFrame with a CRS for spatial kinds, a DataFrame for
-            ``indicators``. Stored exactly: geometries as WKB, column dtypes, row order and
-            a non-default index come back as written.
+            ``indicators``; for ``derived``, any DataFrame, or a GeoDataFrame whose geometry
+            has a CRS. Stored exactly: geometries as WKB, column dtypes, row order and a
+            non-default index (such as ``kode``) come back as written.
         name : str, optional
-            Dataset name (a slug); the kind when omitted.
+            Dataset name (a slug); the kind when omitted (required for ``derived``). A name
+            holds either layers or derived tables, never both.
         source_name, source_sha256 : str or None
             The imported file's name and SHA-256 (64 hex digits).
         report : dict or ValidationReport
@@ -530,6 +503,8 @@ class SQLStore(Store):
         StoreError
             Invalid input or a failure while writing; nothing was written.
         """
+        if kind == DERIVED_KIND and name is None:
+            raise StoreError(N_("a derived table needs a name (name=...)"))
         name = check_name(kind if name is None else name, "dataset")
         check_layer(kind, data)
         if source_sha256 is not None:
@@ -595,11 +570,15 @@ class SQLStore(Store):
             with self._transaction(write=True) as conn:
                 workspace_id = self._workspace_row(conn, workspace, lock=True).id
                 latest = conn.execute(
-                    sa.select(sa.func.max(datasets_table.c.version))
+                    sa.select(datasets_table.c.version, datasets_table.c.kind)
                     .where(datasets_table.c.workspace_id == workspace_id)
                     .where(datasets_table.c.name == name)
-                ).scalar()
-                version = (latest or 0) + 1
+                    .order_by(datasets_table.c.version.desc())
+                    .limit(1)
+                ).first()
+                if latest is not None:
+                    self._check_same_family(workspace, name, latest.kind, values["kind"])
+                version = (latest.version if latest else 0) + 1
                 result = conn.execute(
                     datasets_table.insert().values(
                         workspace_id=workspace_id, version=version, **values
@@ -632,6 +611,26 @@ class SQLStore(Store):
             crs=values["crs"],
             bounds=bounds,
             note=values["note"],
+        )
+
+    @staticmethod
+    def _check_same_family(workspace: str, name: str, stored: str, kind: str) -> None:
+        """Refuse a derived table under a layer's name and a layer under a derived name, so
+        a result never becomes the latest version of a layer (or the reverse)."""
+        if (stored == DERIVED_KIND) == (kind == DERIVED_KIND):
+            return
+        params = {"workspace": workspace, "dataset": name, "stored": stored, "kind": kind}
+        raise StoreError(
+            N_(
+                "%(workspace)s/%(dataset)s is a %(stored)s layer; store the derived table "
+                "under another name"
+            )
+            if kind == DERIVED_KIND
+            else N_(
+                "%(workspace)s/%(dataset)s holds derived tables; store the %(kind)s layer "
+                "under another name"
+            ),
+            params=params,
         )
 
     #: Rasters are stored as GeoTIFF bytes split into pieces of at most this size.
