@@ -20,10 +20,19 @@ How it is made (vectorised numpy and shapely 2; about a minute at full size):
   for a kelurahan and 2 for a desa; kota get regency codes from 71.
 * Facilities and needs are points drawn uniformly inside villages chosen in proportion to
   population.
+* A population raster (``population.tif``, people per cell, float32 GeoTIFF in EPSG:4326,
+  2,200 x 2,200 cells by default) covers one province (Sumatera Utara by default), clipped
+  to its villages: each village's people are spread over the cells whose centres fall in
+  it, clustered around its representative point, with uninhabited patches (zero) in
+  between; cells outside the province are nodata. Each village's raster total differs
+  from its table population by a few percent, as census and modelled counts do, and the
+  province total equals the sum of its villages' populations.
 
-Run ``python scripts/make_synthetic.py`` (defaults: full size into ``bench-data/``) or call
-:func:`make_national`. Existing files are kept when ``manifest.json`` records the same seed,
-sizes and generator version.
+Run ``python scripts/make_synthetic.py`` (defaults: full size and the raster into
+``bench-data/``) or call :func:`make_national` (the raster only with ``raster_size``).
+Existing files are kept when ``manifest.json`` records the same seed, sizes and generator
+version; the raster has its own entry, so adding it (or changing its size or province)
+leaves up-to-date vector files alone.
 """
 
 from __future__ import annotations
@@ -38,7 +47,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyogrio
+import rasterio
+import rasterio.features
 import shapely
+from rasterio.transform import from_origin
+from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -46,11 +59,17 @@ if str(ROOT) not in sys.path:
 
 from layers.schema import FACILITY_TYPES, VOCABULARIES  # noqa: E402
 
-__all__ = ["DEFAULT_DIR", "FILES", "make_national"]
+__all__ = ["DEFAULT_DIR", "FILES", "RASTER_FILE", "make_national", "make_population_raster"]
 
 GENERATOR_VERSION = 1
 DEFAULT_DIR = ROOT / "bench-data"
 FILES = {"villages": "villages.gpkg", "facilities": "facilities.gpkg", "needs": "needs.gpkg"}
+RASTER_FILE = "population.tif"
+RASTER_VERSION = 1
+RASTER_SIZE = 2200
+# Sumatera Utara: among the provinces with the most villages, and its extent is square.
+RASTER_PROVINCE = "12"
+RASTER_NODATA = -99999.0
 MIN_VERTICES, MAX_VERTICES = 20, 200
 EXTENT = (95.0, -11.0, 141.0, 6.0)
 
@@ -883,6 +902,173 @@ def _write(columns: dict[str, np.ndarray], path: Path, layer: str, geometry_type
     os.replace(tmp, path)
 
 
+# --- population raster ------------------------------------------------------------------------
+
+
+def _smooth_field(rng, size: int, cells_per_knot: int) -> np.ndarray:
+    """A smooth random field in [0, 1]: uniform knots every ``cells_per_knot``, bilinear."""
+    knots = size // cells_per_knot + 2
+    coarse = rng.uniform(size=(knots, knots))
+    fine = ndimage.zoom(coarse, (size / knots, size / knots), order=1, mode="nearest")
+    fine = fine[:size, :size]
+    if fine.shape != (size, size):  # zoom rounds the output shape; pad the last row/column
+        fine = np.pad(fine, ((0, size - fine.shape[0]), (0, size - fine.shape[1])), mode="edge")
+    return fine
+
+
+def _population_grid(
+    geoms: np.ndarray, population: np.ndarray, size: int, rng
+) -> tuple[np.ndarray, object, dict]:
+    """People per cell on a ``size`` x ``size`` grid of square cells over ``geoms``.
+
+    Returns the float32 grid (nodata outside the villages), its affine transform and facts
+    for the manifest.
+    """
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    side = max(x1 - x0, y1 - y0) * 1.002  # a thin margin around the province
+    res = float(np.ceil(side / size * 1e6) / 1e6)
+    left = float(np.floor(((x0 + x1) / 2 - res * size / 2) * 1e4) / 1e4)
+    top = float(np.ceil(((y0 + y1) / 2 + res * size / 2) * 1e4) / 1e4)
+    transform = from_origin(left, top, res, res)
+    n = len(geoms)
+    # Which village each cell centre falls in (0 = none): the cell-centre rule.
+    owner = rasterio.features.rasterize(
+        zip(geoms, np.arange(1, n + 1, dtype=np.int32), strict=True),
+        out_shape=(size, size),
+        transform=transform,
+        fill=0,
+        all_touched=False,
+        dtype="int32",
+    ).ravel()
+    cells = np.flatnonzero(owner)
+    village = owner[cells] - 1
+    row, col = np.divmod(cells, size)
+    cx = left + (col + 0.5) * res
+    cy = top - (row + 0.5) * res
+    rep = shapely.point_on_surface(geoms)
+    px, py = shapely.get_x(rep), shapely.get_y(rep)
+    coslat = np.cos(np.radians(py))
+    # Settlement: a Gaussian around the village's representative point, its width a third
+    # of the village's size, modulated by a smooth field (denser and sparser quarters),
+    # plus thinly scattered farms. Forest and plantation patches away from the centre
+    # hold nobody.
+    scale = 0.3 * np.sqrt(shapely.area(geoms) * coslat)
+    d2 = ((cx - px[village]) * coslat[village]) ** 2 + (cy - py[village]) ** 2
+    core = np.exp(-0.5 * d2 / scale[village] ** 2)
+    density = 0.4 + 1.6 * _smooth_field(rng, size, 40).ravel()[cells]
+    weight = core * density + 0.02 * density
+    empty = (_smooth_field(rng, size, 60).ravel()[cells] < 0.35) & (core < 0.25)
+    weight[empty] = 0.0
+    # Each village's raster total: its table population, off by a few percent (a modelled
+    # count is not the census), the province total kept equal to the table's.
+    target = population * rng.lognormal(0.0, 0.08, n)
+    target *= population.sum() / target.sum()
+    sum_w = np.bincount(village, weights=weight, minlength=n)
+    grid = np.full(size * size, RASTER_NODATA, dtype=np.float64)
+    grid[cells] = np.where(sum_w[village] > 0, weight * target[village], 0.0) / np.where(
+        sum_w[village] > 0, sum_w[village], 1.0
+    )
+    # A village too small to hold a cell centre: its people go to the cell of its
+    # representative point (a raster counts people where they are, whatever the boundary).
+    lost = np.flatnonzero(sum_w == 0)
+    if len(lost):
+        lr = np.clip(((top - py[lost]) // res).astype(np.int64), 0, size - 1)
+        lc = np.clip(((px[lost] - left) // res).astype(np.int64), 0, size - 1)
+        flat = lr * size + lc
+        grid[flat] = np.where(grid[flat] == RASTER_NODATA, 0.0, grid[flat])
+        np.add.at(grid, flat, target[lost])
+    valid = grid != RASTER_NODATA
+    facts = {
+        "res": res,
+        "bounds": [round(b, 6) for b in (left, top - res * size, left + res * size, top)],
+        "valid_cells": int(valid.sum()),
+        "zero_cells": int((grid[valid] == 0).sum()),
+        "villages_without_cell": len(lost),
+        "population": round(float(grid[valid].sum()), 1),
+    }
+    return grid.astype(np.float32).reshape(size, size), transform, facts
+
+
+def make_population_raster(
+    villages_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    province: str = RASTER_PROVINCE,
+    size: int = RASTER_SIZE,
+    seed: int = 20261127,
+) -> dict:
+    """Write a population GeoTIFF over one province of a synthetic villages file.
+
+    Parameters
+    ----------
+    villages_path : path-like
+        ``villages.gpkg`` written by :func:`make_national`.
+    out_path : path-like
+        The GeoTIFF to write (replaced atomically).
+    province : str
+        Two-digit province code (``"12"``, Sumatera Utara, by default).
+    size : int
+        Cells per side; cells are square, the grid is centred on the province.
+    seed : int
+        Random seed; the same villages, seed and size give the same raster.
+
+    Returns
+    -------
+    dict
+        Facts for the manifest: province, size, resolution, bounds, cell counts, the
+        raster's total population and the province's table total.
+    """
+    if size < 10:
+        raise ValueError(f"the raster needs at least 10 cells per side, got {size}")
+    villages = pyogrio.read_dataframe(
+        villages_path, columns=["kode_prov", "nama_prov", "penduduk"], use_arrow=True
+    )
+    mine = (villages["kode_prov"] == province).to_numpy()
+    if not mine.any():
+        raise ValueError(f"no village of province {province!r} in {villages_path}")
+    geoms = villages.geometry.to_numpy()[mine]
+    population = villages["penduduk"].to_numpy(dtype=np.float64)[mine]
+    rng = np.random.default_rng([int(seed), 7])  # a stream apart from the vector layers'
+    grid, transform, facts = _population_grid(geoms, population, size, rng)
+    out = Path(out_path)
+    tmp = out.with_name(out.stem + ".partial" + out.suffix)
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": RASTER_NODATA,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "predictor": 3,
+    }
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(grid, 1)
+        dst.update_tags(units="people per cell", province=province)
+    os.replace(tmp, out)
+    return {
+        "province": province,
+        "province_name": str(villages["nama_prov"][mine].iloc[0]),
+        "size": size,
+        "villages": int(mine.sum()),
+        "province_population": round(float(population.sum()), 1),
+        **facts,
+    }
+
+
+def _raster_up_to_date(entry: dict, wanted: dict, path: Path) -> bool:
+    return (
+        path.exists()
+        and {k: entry.get(k) for k in wanted} == wanted
+        and entry.get("bytes") == path.stat().st_size
+    )
+
+
 def make_national(
     out_dir: str | os.PathLike = DEFAULT_DIR,
     seed: int = 20261127,
@@ -890,6 +1076,8 @@ def make_national(
     n_facilities: int = 300000,
     n_needs: int = 1000000,
     *,
+    raster_size: int | None = None,
+    raster_province: str = RASTER_PROVINCE,
     force: bool = False,
     verbose: bool = True,
 ) -> dict[str, Path]:
@@ -898,12 +1086,17 @@ def make_national(
     Parameters
     ----------
     out_dir : path-like
-        Folder for ``villages.gpkg``, ``facilities.gpkg``, ``needs.gpkg`` and
-        ``manifest.json`` (created when missing).
+        Folder for ``villages.gpkg``, ``facilities.gpkg``, ``needs.gpkg``,
+        ``population.tif`` and ``manifest.json`` (created when missing).
     seed : int
         Random seed; the same seed and sizes give the same files.
     n_villages, n_facilities, n_needs : int
         Rows per layer.
+    raster_size : int or None
+        Cells per side of the population raster (``population.tif``; the command line
+        makes one of 2,200 cells by default); ``None`` or 0 for none.
+    raster_province : str
+        Province code the raster covers.
     force : bool
         Regenerate even when the manifest matches.
     verbose : bool
@@ -912,7 +1105,8 @@ def make_national(
     Returns
     -------
     dict
-        ``{"villages": path, "facilities": path, "needs": path}``.
+        ``{"villages": path, "facilities": path, "needs": path}``, plus
+        ``"population": path`` when a raster is made.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -925,6 +1119,7 @@ def make_national(
         "n_needs": int(n_needs),
     }
     manifest_path = out / "manifest.json"
+    manifest = None
     if not force and manifest_path.exists() and all(p.exists() for p in paths.values()):
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -936,12 +1131,58 @@ def make_national(
         )
         if {k: manifest.get(k) for k in wanted} == wanted and same_files:
             _log(f"{out} is up to date (seed {seed})", verbose)
-            return paths
+        else:
+            manifest = None
+    if manifest is None:
+        manifest = _write_vectors(out, paths, wanted, verbose)
+    if raster_size:
+        raster_path = out / RASTER_FILE
+        raster_wanted = {
+            "raster_version": RASTER_VERSION,
+            "seed": int(seed),
+            "province": str(raster_province),
+            "size": int(raster_size),
+        }
+        entry = manifest.get("files", {}).get("population", {})
+        if not force and _raster_up_to_date(entry, raster_wanted, raster_path):
+            _log(f"{raster_path.name} is up to date", verbose)
+        else:
+            t0 = time.perf_counter()
+            facts = make_population_raster(
+                paths["villages"],
+                raster_path,
+                province=raster_province,
+                size=raster_size,
+                seed=seed,
+            )
+            _log(f"{raster_path.name}: {time.perf_counter() - t0:.1f} s", verbose)
+            manifest.setdefault("files", {})["population"] = {
+                "name": raster_path.name,
+                **raster_wanted,
+                **facts,
+                "seconds": round(time.perf_counter() - t0, 1),
+                "bytes": raster_path.stat().st_size,
+            }
+            tmp = manifest_path.with_name(manifest_path.name + ".partial")
+            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+            os.replace(tmp, manifest_path)
+        paths["population"] = raster_path
+    return paths
+
+
+def _write_vectors(out: Path, paths: dict[str, Path], wanted: dict, verbose: bool) -> dict:
+    """Generate the three vector layers and write a fresh manifest (without a raster)."""
+    manifest_path = out / "manifest.json"
     if manifest_path.exists():
         manifest_path.unlink()
+    n_villages, n_facilities, n_needs = (
+        wanted["n_villages"],
+        wanted["n_facilities"],
+        wanted["n_needs"],
+    )
     if min(n_villages, n_facilities, n_needs) < 1 or n_villages < 200:
         raise ValueError("need at least 200 villages and one facility and need")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(wanted["seed"])
     t0 = time.perf_counter()
     villages = _villages(rng, n_villages, verbose)
     _write(villages, paths["villages"], "villages", "Polygon")
@@ -973,7 +1214,7 @@ def make_national(
         },
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return paths
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -984,6 +1225,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--villages", type=int, default=84000)
     parser.add_argument("--facilities", type=int, default=300000)
     parser.add_argument("--needs", type=int, default=1000000)
+    parser.add_argument(
+        "--raster-size",
+        type=int,
+        default=RASTER_SIZE,
+        help=f"cells per side of population.tif ({RASTER_SIZE}; 0 for none)",
+    )
+    parser.add_argument(
+        "--raster-province",
+        default=RASTER_PROVINCE,
+        help=f"province code the raster covers ({RASTER_PROVINCE}, Sumatera Utara)",
+    )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     args = parser.parse_args(argv)
     paths = make_national(
@@ -992,6 +1244,8 @@ def main(argv: list[str] | None = None) -> int:
         n_villages=args.villages,
         n_facilities=args.facilities,
         n_needs=args.needs,
+        raster_size=args.raster_size or None,
+        raster_province=args.raster_province,
         force=args.force,
     )
     for kind, path in paths.items():
