@@ -17,6 +17,7 @@ import numpy as np
 import rasterio
 import rasterio.features
 import rasterio.transform
+import shapely
 from rasterio.io import MemoryFile
 
 from layers.errors import N_, InputError
@@ -164,14 +165,28 @@ def validate_population_raster(
 def _coverage(villages: gpd.GeoDataFrame, valid: np.ndarray, transform, crs) -> float:
     """Share of the villages' area (counted in raster cells) that holds a valid value.
 
-    The villages are rasterised on the raster's own grid, extended to reach them where
-    they lie beyond its edges, so area outside the raster counts as not covered.
+    Villages near the raster are rasterised on the raster's own grid, extended to reach
+    them where they lie beyond its edges, so area outside the raster counts as not
+    covered. Villages whose bounding box misses the raster entirely count by their area
+    in cells, without being rasterised: a province raster in a national workspace does
+    not need a national grid.
     """
-    shapes = [g for g in villages.to_crs(crs).geometry if g is not None and not g.is_empty]
-    if not shapes:
+    shapes = np.array(
+        [g for g in villages.to_crs(crs).geometry if g is not None and not g.is_empty],
+        dtype=object,
+    )
+    if not len(shapes):
         return 0.0
-    minx, miny, maxx, maxy = gpd.GeoSeries(shapes).total_bounds
     res_x, res_y = transform.a, -transform.e
+    rx0, ry1 = transform.c, transform.f
+    rx1, ry0 = rx0 + valid.shape[1] * res_x, ry1 - valid.shape[0] * res_y
+    b = shapely.bounds(shapes)
+    near = (b[:, 2] >= rx0) & (b[:, 0] <= rx1) & (b[:, 3] >= ry0) & (b[:, 1] <= ry1)
+    far_cells = float(shapely.area(shapes[~near]).sum() / (res_x * res_y))
+    if not near.any():
+        return 0.0
+    minx, miny = b[near, 0].min(), b[near, 1].min()
+    maxx, maxy = b[near, 2].max(), b[near, 3].max()
     left = int(np.floor((minx - transform.c) / res_x))
     top = int(np.floor((transform.f - maxy) / res_y))
     right = int(np.ceil((maxx - transform.c) / res_x))
@@ -183,10 +198,15 @@ def _coverage(villages: gpd.GeoDataFrame, valid: np.ndarray, transform, crs) -> 
         transform.c + col0 * res_x, transform.f - row0 * res_y, res_x, res_y
     )
     inside = rasterio.features.rasterize(
-        ((g, 1) for g in shapes), out_shape=(height, width), transform=grid, fill=0, dtype="uint8"
+        ((g, 1) for g in shapes[near]),
+        out_shape=(height, width),
+        transform=grid,
+        fill=0,
+        dtype="uint8",
     ).astype(bool)
     extended = np.zeros((height, width), dtype=bool)
     extended[-row0 : -row0 + valid.shape[0], -col0 : -col0 + valid.shape[1]] = valid
-    if not inside.any():
+    total = inside.sum() + far_cells
+    if total <= 0:
         return 0.0
-    return float((inside & extended).sum() / inside.sum())
+    return float((inside & extended).sum() / total)

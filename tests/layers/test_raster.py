@@ -74,3 +74,17 @@ def test_all_nodata_is_refused(tmp_path):
     path = write_tif(tmp_path / "pop.tif", np.full((2, 2), -1.0))
     with pytest.raises(InputError, match="every cell is nodata"):
         validate_population_raster(path)
+
+
+def test_villages_far_from_the_raster_count_as_uncovered_by_their_area(tmp_path):
+    path = write_tif(tmp_path / "pop.tif", np.ones((2, 2)))  # covers 102.00-102.02
+    villages = gpd.GeoDataFrame(
+        {"kode": ["15.02.01.2001", "15.02.01.2002"]},
+        geometry=[
+            shapely.box(102.0, -2.02, 102.02, -2.0),  # 4 cells, all covered
+            shapely.box(110.0, -2.02, 110.02, -1.98),  # 8 cells' area, far away
+        ],
+        crs=4326,
+    )
+    result = validate_population_raster(path, workspace_villages=villages)
+    assert result.report.notes["village_area_covered"] == pytest.approx(4 / 12)
