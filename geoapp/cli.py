@@ -1,4 +1,5 @@
-"""The ``geoapp`` command line: set up a store, import and check files, list, report, serve.
+"""The ``geoapp`` command line: set up a store, import and check files, list, report, score,
+serve.
 
 Each command is a thin front door onto the same functions the web app uses
 (:mod:`layers.importer`, :mod:`layers.validate`, :mod:`geoapp.catalogue`). Heavy modules
@@ -37,6 +38,7 @@ from geoapp.cli_common import (
     table,
 )
 from geoapp.cli_import import demo, import_, validate
+from geoapp.cli_score import profiles, score
 from geoapp.config import LANGUAGES
 from geoapp.labels import ACTION_LABELS, COUNT_LABELS, KIND_LABELS, label
 from layers.report import N_
@@ -149,7 +151,7 @@ def _safe_url(url: str) -> str:
     return url
 
 
-for _command in (import_, validate, demo):
+for _command in (import_, validate, demo, score, profiles):
     main.add_command(_command)
 
 
