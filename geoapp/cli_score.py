@@ -377,3 +377,77 @@ def copy(
         s.store(), workspace, profile.copy(name=name, **changes), user=user, note=note
     )
     click.echo(s._(N_("Saved profile %(ref)s."), ref=rec.ref))
+
+
+@click.command()
+@click.option("--workspace", "-w", required=True, help="Workspace.")
+@click.option("--profile", "-p", required=True, help="Profile of the score run.")
+@click.option("--run", "run_number", type=int, help="Run number (latest).")
+@click.option(
+    "--permutations",
+    default=999,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Permutations per village (0: normal approximation, much faster).",
+)
+@click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--no-fdr", is_flag=True, help="Do not correct for testing every village.")
+@click.option("--seed", default=20240917, show_default=True, type=click.IntRange(0))
+@click.option("--top", default=10, show_default=True, type=click.IntRange(0), help="Villages.")
+@click.option("--json", "as_json", is_flag=True, help="Print every village as JSON.")
+@handles_errors
+def hotspots(
+    workspace: str,
+    profile: str,
+    run_number: int | None,
+    permutations: int,
+    alpha: float,
+    no_fdr: bool,
+    seed: int,
+    top: int,
+    as_json: bool,
+) -> None:
+    """Find clusters of high need (hot spots) in a saved score run."""
+    from layers.hotspots import LABELS
+    from layers.score_run import run_hotspots
+
+    s = state()
+    result = run_hotspots(
+        s.store(),
+        workspace,
+        profile,
+        run_number,
+        permutations=permutations,
+        alpha=alpha,
+        fdr=not no_fdr,
+        seed=seed,
+    )
+    frame = result.result
+    if as_json:
+        echo_json(
+            [
+                {"kode": k, **{c: _plain(v) for c, v in row.items()}}
+                for k, row in frame.to_dict(orient="index").items()
+            ]
+        )
+        return
+    counts = result.counts()
+    headers = [s._(N_("class")), s._(N_("villages"))]
+    click.echo(table(headers, [[s._(LABELS[k]), _number(v, 0)] for k, v in counts.items()]))
+    high = frame[frame["label"] == "high_cluster"].sort_values("gi_z", ascending=False)
+    if top and len(high):
+        names = result.villages.set_index("kode")["name"]
+        click.echo("")
+        click.echo(s._(N_("Villages at the heart of high-need clusters:")))
+        headers = [s._(N_("code")), s._(N_("village")), s._(N_("score")), "Gi* z"]
+        rows = [
+            [k, names.get(k, ""), _number(r["value"]), _number(r["gi_z"], 2)]
+            for k, r in high.head(top).iterrows()
+        ]
+        click.echo(table(headers, rows))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import N_, InputError, NotFoundError
+from layers.hotspots import HotSpots
 from layers.indicators import IndicatorSettings, VillageIndicators
 from layers.profiles import ScoringProfile, builtin_profiles
 from layers.scoring import Score
@@ -43,6 +44,7 @@ __all__ = [
     "load_profile",
     "load_run",
     "rerun",
+    "run_hotspots",
     "run_score",
     "save_profile",
     "settings_from_dict",
@@ -641,3 +643,43 @@ def rerun(store: Store, workspace: str, profile: str, run: int | None = None) ->
     ranks_new = new["rank"].astype("Float64")
     changed = int((ranks_old.fillna(-1) != ranks_new.fillna(-1)).sum())
     return RerunCheck(again, max_diff <= RERUN_TOLERANCE and changed == 0, max_diff, changed)
+
+
+def run_hotspots(
+    store: Store, workspace: str, profile: str, run: int | None = None, **options: Any
+) -> HotSpots:
+    """Hot spots of a saved run's scores, on the villages that run used.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    workspace : str
+        Workspace name.
+    profile : str
+        Profile name of the run.
+    run : int, optional
+        Run number (default: the latest).
+    **options
+        Passed to :class:`layers.hotspots.HotSpots` (``permutations``, ``alpha``, ``fdr``,
+        ``seed``, ``k``, ``tolerance``).
+
+    Returns
+    -------
+    HotSpots
+        After :meth:`~layers.hotspots.HotSpots.run`.
+    """
+    saved = load_run(store, workspace, profile, run)
+    table = saved["table_frame"]
+    if table is None:
+        raise InputError(N_("run %(ref)s has no saved table"), params={"ref": saved["record"].ref})
+    ref = saved["inputs"].get("villages")
+    if ref is None:
+        raise InputError(
+            N_("run %(ref)s does not say which villages it used"),
+            params={"ref": saved["record"].ref},
+        )
+    villages = store.read_dataset(workspace, "villages", int(ref.rsplit("@", 1)[1]))
+    villages = villages.loc[:, ["kode", "name", "geometry"]]
+    villages["score"] = table["score"].reindex(villages["kode"]).to_numpy(dtype=float)
+    return HotSpots(villages, "score", **options).run()
