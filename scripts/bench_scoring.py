@@ -243,7 +243,12 @@ def _pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     base = _proc_status_mb("VmRSS") or _peak_mb()
     reset = _reset_peak()
     t0 = time.perf_counter()
-    run = run_score(store, WORKSPACE, profile, user="bench", note="scoring benchmark")
+    from layers.indicators import IndicatorSettings
+
+    settings = IndicatorSettings(types=TYPES)
+    run = run_score(
+        store, WORKSPACE, profile, settings=settings, user="bench", note="scoring benchmark"
+    )
     seconds = time.perf_counter() - t0
     peak = _peak_mb()
     result: dict[str, Any] = {
