@@ -123,7 +123,17 @@ def score(
     note: str,
     as_json: bool,
 ) -> None:
-    """Score every village of a workspace and print the most underserved with reasons."""
+    """Score every village of a workspace and print the most underserved with reasons.
+
+    The run (profile, dataset versions, settings, software version) and its table of
+    scores and indicators are saved in the workspace, unless --no-save.
+
+    \b
+    Examples:
+      geoapp score -w merangin -p health_access
+      geoapp score -w merangin -p kesehatan_2025 --top 20 --half-life 180 --sensitivity
+      geoapp score -w merangin -p education --standard sd=2000 --as-of 2025-06-30 --json
+    """
     from layers.indicators import IndicatorSettings
     from layers.score_run import run_score, settings_from_dict
 
@@ -246,7 +256,15 @@ def score(
 
 @click.group()
 def profiles() -> None:
-    """List, show, export, import and copy scoring profiles."""
+    """List, show, export, import and copy scoring profiles.
+
+    \b
+    Examples:
+      geoapp profiles list -w merangin
+      geoapp profiles copy health_access kesehatan_2025 -w merangin --note "Musrenbang"
+      geoapp profiles export kesehatan_2025 -w merangin -o kesehatan_2025.json
+      geoapp profiles import kesehatan_2025.json -w merangin --expected-version 1
+    """
 
 
 @profiles.command("list")
@@ -407,7 +425,16 @@ def hotspots(
     top: int,
     as_json: bool,
 ) -> None:
-    """Find clusters of high need (hot spots) in a saved score run."""
+    """Find clusters of high need (hot spots) in a saved score run.
+
+    Getis-Ord Gi* and local Moran's I over neighbouring villages (islands get their
+    nearest villages), with permutation p-values corrected for testing every village.
+
+    \b
+    Examples:
+      geoapp hotspots -w merangin -p health_access
+      geoapp hotspots -w merangin -p health_access --run 3 --permutations 0 --json
+    """
     from layers.hotspots import LABELS
     from layers.score_run import run_hotspots
 

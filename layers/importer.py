@@ -7,6 +7,7 @@ single transaction, so a refused or failed import leaves the store exactly as it
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -275,6 +276,7 @@ def import_into_store(
             created_by=user,
             note=note,
         )
+        _prepare_zonal(store, workspace, dataset)
         return ImportOutcome(version, report, stored=True, result=result)
     version = store.put_dataset(
         workspace,
@@ -287,4 +289,20 @@ def import_into_store(
         created_by=user,
         note=note,
     )
+    if kind == "villages":
+        _prepare_zonal(store, workspace, dataset)
     return ImportOutcome(version, report, stored=True, result=result)
+
+
+def _prepare_zonal(store: Store, workspace: str, dataset: str) -> None:
+    """Share the population raster among the villages now, once, for every later score run.
+
+    Only for the workspace's own ``villages`` and ``population`` datasets, and only when
+    both exist. A failure here leaves the import as it is: the score run computes it then.
+    """
+    if dataset not in (VILLAGES_DATASET, "population"):
+        return
+    from layers.score_run import prepare_zonal
+
+    with contextlib.suppress(InputError, ValueError):
+        prepare_zonal(store, workspace)

@@ -49,6 +49,7 @@ from layers.schema import FACILITY_TYPES, NEED_CATEGORIES, NEED_STATUSES
 from layers.zonal import (
     PointGroups,
     PopulationGrid,
+    ZonalPopulation,
     cell_blocks,
     cell_centres,
     nearest_distance,
@@ -65,6 +66,7 @@ __all__ = [
     "IndicatorSettings",
     "VillageIndicators",
     "podes_distance_columns",
+    "villages_on_raster",
 ]
 
 #: Standard distance (metres) per facility type: people farther away count as beyond it.
@@ -452,6 +454,56 @@ def _positions(
 # --- the analysis ----------------------------------------------------------------------
 
 
+def villages_on_raster(geoms: np.ndarray, crs: Any, grid: PopulationGrid) -> ZonalPopulation:
+    """Zonal population of every village: people per village and the cells each holds.
+
+    Only villages whose bounding box meets the raster are measured (the others get NaN
+    people and 0 coverage), in the raster's CRS, with :func:`layers.zonal.zonal_population`.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely Polygons/MultiPolygons
+        Village polygons in ``crs``.
+    crs : pyproj.CRS or str
+        Their CRS.
+    grid : PopulationGrid
+        The population raster.
+
+    Returns
+    -------
+    ZonalPopulation
+        With one ``population`` and ``covered`` value per village and pairs whose
+        ``village`` is a position in ``geoms``. It depends only on the villages and the
+        raster, so it can be kept and passed again as ``VillageIndicators(zonal=...)``.
+    """
+    if not isinstance(grid, PopulationGrid):
+        raise ValueError(f"grid must be a PopulationGrid, not {type(grid).__name__}")
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    minx, miny, maxx, maxy = pyproj.Transformer.from_crs(
+        grid.crs, crs, always_xy=True
+    ).transform_bounds(*grid.bounds)
+    b = shapely.bounds(geoms)
+    near = np.flatnonzero((b[:, 0] < maxx) & (b[:, 2] > minx) & (b[:, 1] < maxy) & (b[:, 3] > miny))
+    sub = gpd.GeoSeries(geoms[near], crs=crs)
+    if not pyproj.CRS(sub.crs).equals(grid.crs):
+        sub = sub.to_crs(grid.crs)
+    z = zonal_population(sub.to_numpy(), grid)
+    population = np.full(n, np.nan)
+    population[near] = z.population
+    covered = np.zeros(n)
+    covered[near] = z.covered
+    return ZonalPopulation(
+        population=population,
+        covered=covered,
+        cell=z.cell,
+        village=near[z.village],
+        share=z.share,
+        weight=z.weight,
+        notes=z.notes,
+    )
+
+
 class VillageIndicators:
     """Per-village indicators from villages, facilities, needs, tables and a raster.
 
@@ -516,6 +568,7 @@ class VillageIndicators:
         tables: Mapping[str, pd.DataFrame] | None = None,
         settings: IndicatorSettings | None = None,
         versions: Mapping[str, str] | None = None,
+        zonal: ZonalPopulation | None = None,
     ) -> None:
         self.settings = IndicatorSettings() if settings is None else settings
         if not isinstance(self.settings, IndicatorSettings):
@@ -534,6 +587,16 @@ class VillageIndicators:
         self.facilities = self._check_facilities(facilities)
         self.needs = self._check_needs(needs)
         self.population = self._check_population(population)
+        if zonal is not None and (
+            not isinstance(zonal, ZonalPopulation) or len(zonal.population) != len(villages)
+        ):
+            raise ValueError(
+                "zonal must be the villages_on_raster() result for these villages "
+                f"({len(villages)} of them)"
+            )
+        if zonal is not None and self.population is None:
+            raise ValueError("zonal needs the population raster it was computed from")
+        self.zonal = zonal
         self.tables = self._check_tables(tables)
         self.versions = self._check_versions(versions)
         self.crs = _metric(self.settings.crs) if self.settings.crs else metric_crs(villages)
@@ -830,24 +893,13 @@ class VillageIndicators:
         """Zonal population and the populated (cell, village) pairs in the metric CRS."""
         grid = self.population
         n = len(geoms)
-        minx, miny, maxx, maxy = pyproj.Transformer.from_crs(
-            grid.crs, self.villages.crs, always_xy=True
-        ).transform_bounds(*grid.bounds)
-        b = shapely.bounds(geoms)
-        near = np.flatnonzero(
-            (b[:, 0] < maxx) & (b[:, 2] > minx) & (b[:, 1] < maxy) & (b[:, 3] > miny)
-        )
-        sub = gpd.GeoSeries(geoms[near], crs=self.villages.crs)
-        if not pyproj.CRS(sub.crs).equals(grid.crs):
-            sub = sub.to_crs(grid.crs)
-        z = zonal_population(sub.to_numpy(), grid)
-        population = np.full(n, np.nan)
-        population[near] = z.population
-        covered = np.zeros(n)
-        covered[near] = z.covered
+        z = self.zonal
+        if z is None:
+            z = villages_on_raster(geoms, self.villages.crs, grid)
+        population, covered = z.population, z.covered
         use = np.isfinite(population) & (covered >= RASTER_COVERAGE)
         keep = z.weight > 0
-        village = near[z.village[keep]]
+        village = z.village[keep]
         # The populated cells, each once, in cell order (a mark and a running count: no sort).
         mark = np.zeros(grid.array.size, dtype=bool)
         mark[z.cell[keep]] = True
@@ -863,6 +915,7 @@ class VillageIndicators:
             "cell_size": [abs(grid.transform.a), abs(grid.transform.e)],
             **z.notes,
             "villages_off_raster": int(n - np.isfinite(population).sum()),
+            "reused": self.zonal is not None,
         }
         # People of each populated cell in each village: a sparse (villages x cells) matrix,
         # so per-village sums over cells are one product per facility type.

@@ -18,7 +18,9 @@ numbers came out the same. Profiles a meeting agreed are saved as records too
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
@@ -29,11 +31,12 @@ import pandas as pd
 
 from layers.errors import N_, InputError, NotFoundError
 from layers.hotspots import HotSpots
-from layers.indicators import IndicatorSettings, VillageIndicators
+from layers.indicators import IndicatorSettings, VillageIndicators, villages_on_raster
 from layers.profiles import ScoringProfile, builtin_profiles
 from layers.scoring import Score
 from layers.sensitivity import WeightSensitivity
 from layers.storage import DatasetVersion, RecordVersion, Store
+from layers.zonal import PopulationGrid, ZonalPopulation
 
 __all__ = [
     "PROFILES",
@@ -43,6 +46,7 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "load_run",
+    "prepare_zonal",
     "rerun",
     "run_hotspots",
     "run_score",
@@ -58,6 +62,8 @@ RUNS = "score_runs"
 SCORE_COLUMNS = ("score", "rank", "need_class", "class_label", "weight_used", "reason")
 #: Sensitivity columns kept in a run's table when the run checked the weights.
 SENSITIVITY_COLUMNS = ("rank_min", "rank_p05", "rank_p95", "rank_max", "share_top_n", "fragile")
+#: Threads reading a run's input layers.
+READ_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Largest difference in score points a re-run may show and still count as the same.
 RERUN_TOLERANCE = 1e-9
 
@@ -418,24 +424,158 @@ def _datasets(store: Store, workspace: str, pinned: dict[str, str] | None) -> di
     out: dict[str, Any] = {"refs": {k: d.ref for k, d in chosen.items()}, "tables": {}}
     parts: dict[str, list] = {"facilities": [], "needs": []}
     refs: dict[str, list[str]] = {"facilities": [], "needs": []}
-    for name, d in sorted(chosen.items()):
+    versions: dict[str, str] = {}
+    villages_d = next(d for d in chosen.values() if d.kind == "villages")
+    villages_ref = villages_d.ref
+
+    def read(item: tuple[str, DatasetVersion]) -> Any:
+        _name, d = item
         if d.kind == "raster":
-            out["population"] = store.read_raster(workspace, d.name, d.version)
-            out.setdefault("versions", {})["population"] = d.ref
+            return PopulationGrid.from_bytes(store.read_raster(workspace, d.name, d.version))
+        if d.kind in ("indicators", "villages"):
+            return store.read_dataset(workspace, d.name, d.version)
+        return _read_points(store, workspace, d, villages_ref)
+
+    # The layers are read side by side: decoding them is mostly Arrow, GEOS and numpy
+    # work that releases the GIL.
+    items = sorted(chosen.items())
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        frames = list(pool.map(read, items))
+    for (name, d), frame in zip(items, frames, strict=True):
+        if d.kind == "raster":
+            out["population"], out["raster_info"] = frame, d
+            versions["population"] = d.ref
         elif d.kind == "indicators":
-            out["tables"][name] = store.read_dataset(workspace, d.name, d.version)
-            out.setdefault("versions", {})[name] = d.ref
+            out["tables"][name] = frame
+            versions[name] = d.ref
         elif d.kind == "villages":
-            out["villages"] = store.read_dataset(workspace, d.name, d.version)
-            out.setdefault("versions", {})["villages"] = d.ref
+            out["villages"], out["villages_info"] = frame, d
+            versions["villages"] = d.ref
         else:
-            parts[d.kind].append(store.read_dataset(workspace, d.name, d.version))
+            parts[d.kind].append(frame)
             refs[d.kind].append(d.ref)
+    out["versions"] = versions
     for kind, frames in parts.items():
         if frames:
             out[kind] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            out.setdefault("versions", {})[kind] = " + ".join(refs[kind])
+            versions[kind] = " + ".join(refs[kind])
     return out
+
+
+#: Columns the indicators read from each points layer (besides the geometry).
+POINT_COLUMNS = {
+    "facilities": ("type", "kode"),
+    "needs": ("category", "severity", "reported_date", "status", "kode"),
+}
+
+
+def _read_points(
+    store: Store, workspace: str, d: DatasetVersion, villages: str | None
+) -> pd.DataFrame:
+    """A facilities or needs layer with the columns the indicators use.
+
+    Needs are counted by the village code the import placed them in, so their points
+    are read only when some rows have no code and the villages changed since that
+    import (then the points are placed again). Facilities keep their points: distances
+    are measured from them.
+    """
+    columns = list(POINT_COLUMNS[d.kind])  # canonical layers always have them
+    if d.kind == "facilities":
+        return store.read_dataset(workspace, d.name, d.version, columns=columns)
+    plain = store.read_dataset(workspace, d.name, d.version, columns=columns, geometry=False)
+    if "kode" in plain and plain["kode"].notna().all():
+        return plain
+    options = store.get_report(workspace, d.name, d.version).get("notes", {}).get("options", {})
+    if villages is not None and options.get("villages") == villages:
+        return plain  # placed against these very villages: nothing more to find
+    return store.read_dataset(workspace, d.name, d.version, columns=columns)
+
+
+#: Version of the zonal method; kept zonal results of another version are not reused.
+ZONAL_METHOD = 1
+
+
+def _zonal_names(villages: DatasetVersion, raster: DatasetVersion) -> tuple[str, str]:
+    base = f"zonal-{villages.name}-{villages.version}-{raster.name}-{raster.version}"
+    return f"{base}-villages", f"{base}-cells"
+
+
+def _zonal(
+    store: Store,
+    workspace: str,
+    villages_info: DatasetVersion,
+    villages: pd.DataFrame,
+    raster_info: DatasetVersion,
+    grid: PopulationGrid,
+    *,
+    reuse: bool = True,
+    save: bool = True,
+) -> ZonalPopulation:
+    """The villages' zonal population: kept in the store once computed, then reused.
+
+    It depends only on one villages version and one raster version (both never change),
+    like the village codes points get at import; kept as two derived tables named after
+    both versions.
+    """
+    per_village, per_cell = _zonal_names(villages_info, raster_info)
+    kept = _kept_zonal(store, workspace, per_village, per_cell) if reuse else None
+    if kept is not None and len(kept.population) == len(villages):
+        return kept
+    result = villages_on_raster(villages.geometry.to_numpy(), villages.crs, grid)
+    if save:
+        frames = result.to_frames()
+        notes = {
+            "method": ZONAL_METHOD,
+            "villages": villages_info.ref,
+            "raster": raster_info.ref,
+            "zonal": _jsonable(result.notes),
+        }
+        for name, frame in zip((per_village, per_cell), frames, strict=True):
+            store.put_dataset(
+                workspace,
+                "derived",
+                frame,
+                name=name,
+                source_name=f"zonal population of {villages_info.ref} on {raster_info.ref}",
+                source_sha256=_table_digest(frame),
+                report={"kind": "derived", "notes": notes},
+            )
+    return result
+
+
+def _kept_zonal(
+    store: Store, workspace: str, per_village: str, per_cell: str
+) -> ZonalPopulation | None:
+    try:
+        notes = store.get_report(workspace, per_village).get("notes", {})
+        if notes.get("method") != ZONAL_METHOD:
+            return None
+        return ZonalPopulation.from_frames(
+            store.read_dataset(workspace, per_village),
+            store.read_dataset(workspace, per_cell),
+            notes.get("zonal", {}),
+        )
+    except NotFoundError:
+        return None
+
+
+def prepare_zonal(store: Store, workspace: str) -> bool:
+    """Compute and keep the zonal population of the latest villages and raster, if both exist.
+
+    Called after a raster or villages import, so the first score run does not pay for it.
+    Returns True when it was computed or already kept.
+    """
+    try:
+        villages_info = store.dataset_info(workspace, "villages")
+        raster_info = store.dataset_info(workspace, "population")
+    except NotFoundError:
+        return False
+    if villages_info.kind != "villages" or raster_info.kind != "raster":
+        return False
+    villages = store.read_dataset(workspace, "villages", villages_info.version)
+    grid = PopulationGrid.from_bytes(store.read_raster(workspace, "population"))
+    _zonal(store, workspace, villages_info, villages, raster_info, grid)
+    return True
 
 
 def _compute(
@@ -445,11 +585,28 @@ def _compute(
     profile_ref: str,
     settings: IndicatorSettings,
     pinned: dict[str, str] | None,
+    *,
+    reuse_zonal: bool = True,
+    keep: bool = True,
 ) -> ScoreRun:
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     data = _datasets(store, workspace, pinned)
     seconds["read"] = time.perf_counter() - t
+    zonal = None
+    if "population" in data:
+        t = time.perf_counter()
+        zonal = _zonal(
+            store,
+            workspace,
+            data["villages_info"],
+            data["villages"],
+            data["raster_info"],
+            data["population"],
+            reuse=reuse_zonal,
+            save=keep,
+        )
+        seconds["zonal"] = time.perf_counter() - t
     t = time.perf_counter()
     indicators = VillageIndicators(
         data["villages"],
@@ -459,6 +616,7 @@ def _compute(
         tables=data["tables"] or None,
         settings=settings,
         versions=data.get("versions", {}),
+        zonal=zonal,
     ).compute()
     seconds["indicators"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -490,6 +648,7 @@ def run_score(
     user: str | None = None,
     note: str = "",
     save: bool = True,
+    reuse_zonal: bool = True,
 ) -> ScoreRun:
     """Compute indicators and the score of every village of a workspace.
 
@@ -517,6 +676,9 @@ def run_score(
         Why (kept with the run).
     save : bool
         Save the run's table and record (default). False computes only.
+    reuse_zonal : bool
+        Use the zonal population kept for these villages and raster (computed at import,
+        or by an earlier run). False computes it again (and keeps it only when saving).
 
     Returns
     -------
@@ -541,7 +703,9 @@ def run_score(
     settings = IndicatorSettings() if settings is None else settings
     if settings.as_of is None:
         settings = IndicatorSettings(**{**_fields(settings), "as_of": date.today()})
-    run = _compute(store, workspace, chosen, ref, settings, None)
+    run = _compute(
+        store, workspace, chosen, ref, settings, None, reuse_zonal=reuse_zonal, keep=save
+    )
     if sensitivity is not None:
         t = time.perf_counter()
         run.sensitivity = WeightSensitivity(run.indicators.values, chosen, **sensitivity).run()
@@ -627,7 +791,9 @@ def rerun(store: Store, workspace: str, profile: str, run: int | None = None) ->
     saved = load_run(store, workspace, profile, run)
     chosen = ScoringProfile.from_dict(saved["profile"])
     settings = settings_from_dict(saved["settings"])
-    again = _compute(store, workspace, chosen, saved["profile_ref"], settings, saved["inputs"])
+    again = _compute(
+        store, workspace, chosen, saved["profile_ref"], settings, saved["inputs"], keep=False
+    )
     old = saved["table_frame"]
     new = again.result_table()
     if old is None:

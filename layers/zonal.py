@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyproj
 import rasterio
 import rasterio.enums
@@ -284,6 +285,34 @@ class ZonalPopulation:
     share: np.ndarray
     weight: np.ndarray
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def to_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Two tables to store: per village (``population``, ``covered``) and per pair."""
+        villages = pd.DataFrame({"population": self.population, "covered": self.covered})
+        pairs = pd.DataFrame(
+            {
+                "cell": self.cell.astype(np.int64),
+                "village": self.village.astype(np.int64),
+                "share": self.share,
+                "weight": self.weight,
+            }
+        )
+        return villages, pairs
+
+    @classmethod
+    def from_frames(
+        cls, villages: pd.DataFrame, pairs: pd.DataFrame, notes: dict[str, Any] | None = None
+    ) -> ZonalPopulation:
+        """The result kept with :meth:`to_frames`, read back."""
+        return cls(
+            population=villages["population"].to_numpy(dtype=np.float64),
+            covered=villages["covered"].to_numpy(dtype=np.float64),
+            cell=pairs["cell"].to_numpy(dtype=np.int64),
+            village=pairs["village"].to_numpy(dtype=np.int64),
+            share=pairs["share"].to_numpy(dtype=np.float64),
+            weight=pairs["weight"].to_numpy(dtype=np.float64),
+            notes=dict(notes or {}),
+        )
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:

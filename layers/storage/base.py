@@ -250,8 +250,12 @@ class Store(abc.ABC):
         *,
         bbox: Sequence[float] | None = None,
         columns: Sequence[str] | None = None,
+        geometry: bool = True,
     ) -> pd.DataFrame:
-        """Read a dataset version (the latest by default) exactly as it was written."""
+        """Read a dataset version (the latest by default) exactly as it was written.
+
+        ``geometry=False`` leaves the geometry out and returns a plain DataFrame.
+        """
 
     @abc.abstractmethod
     def put_raster(

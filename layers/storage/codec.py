@@ -643,18 +643,21 @@ class Reader:
         self.active: str | None = schema.get("geometry")
         self.ordered = schema.get("row_order") is not None
         self.selected = list(self.columns)
+        self.with_geometry = True
 
     @property
     def spatial(self) -> bool:
-        """True when the layer has an active geometry column."""
-        return self.active is not None
+        """True when the layer has an active geometry column and it is being read."""
+        return self.active is not None and self.with_geometry
 
-    def select(self, columns: Sequence[str] | None) -> None:
-        """Read only ``columns`` (the active geometry is always added)."""
+    def select(self, columns: Sequence[str] | None, *, geometry: bool = True) -> None:
+        """Read only ``columns``; the active geometry is added unless ``geometry`` is False.
+
+        Without the geometry the rows come back as a plain DataFrame and no WKB is read.
+        """
         if columns is None:
-            self.selected = list(self.columns)
-            return
-        if isinstance(columns, str):
+            columns = list(self.columns)
+        elif isinstance(columns, str):
             columns = [columns]
         unknown = [c for c in columns if c not in self.columns]
         if unknown:
@@ -667,8 +670,11 @@ class Reader:
                 },
             )
         selected = list(dict.fromkeys(columns))
-        if self.active and self.active not in selected:
+        self.with_geometry = geometry or self.active is None
+        if self.active and self.active not in selected and self.with_geometry:
             selected.append(self.active)
+        if not self.with_geometry:
+            selected = [c for c in selected if c != self.active]
         self.selected = selected
 
     def chunk_columns(self, *, with_active: bool = True) -> list[str]:
@@ -819,7 +825,7 @@ class Reader:
         return self._wrap(pd.DataFrame(data, index=index, copy=False))
 
     def _wrap(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.schema["frame"] != "GeoDataFrame":
+        if self.schema["frame"] != "GeoDataFrame" or not self.with_geometry:
             return frame
         if self.active:
             return gpd.GeoDataFrame(frame, geometry=self.active)

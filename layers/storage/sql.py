@@ -745,6 +745,7 @@ class SQLStore(RecordsMixin, Store):
         *,
         bbox: Sequence[float] | None = None,
         columns: Sequence[str] | None = None,
+        geometry: bool = True,
     ) -> pd.DataFrame:
         """Read a dataset version exactly as it was written.
 
@@ -760,7 +761,10 @@ class SQLStore(RecordsMixin, Store):
             without geometry are left out.
         columns : sequence of str, optional
             Only these columns, in this order; the active geometry column is always
-            returned (last, unless listed).
+            returned (last, unless listed) unless ``geometry`` is False.
+        geometry : bool
+            False: leave the geometry out (a plain DataFrame; much faster for large
+            point layers whose village codes are all that is needed). Not with ``bbox``.
 
         Returns
         -------
@@ -784,7 +788,9 @@ class SQLStore(RecordsMixin, Store):
                 )
             schema = json.loads(row.schema_json)
             reader = codec.Reader(schema, ref=f"{workspace}/{name}@{row.version}")
-            reader.select(columns)
+            if bbox is not None and not geometry:
+                raise StoreError(N_("a read by bbox needs the geometry"))
+            reader.select(columns, geometry=geometry)
             if query_bbox is not None and not reader.spatial:
                 raise StoreError(
                     N_("%(workspace)s/%(dataset)s has no geometry; it cannot be read by bbox"),

@@ -15,7 +15,18 @@ from click.testing import CliRunner
 from geoapp.cli import CODE_SYSTEMS, EXIT_REJECTED, EXIT_USAGE, main
 from tests.conftest import REPO
 
-COMMANDS = ["init", "import", "validate", "demo", "layers", "report", "serve"]
+COMMANDS = [
+    "init",
+    "import",
+    "validate",
+    "demo",
+    "layers",
+    "report",
+    "score",
+    "profiles",
+    "hotspots",
+    "serve",
+]
 
 NEEDS_HEADER = "kode_desa,tanggal,bidang,urgensi\n"
 NEEDS_OK = NEEDS_HEADER + "15.02.01.2001,2025-02-15,kesehatan,3\n15.02.01.2002,2025-02-02,gizi,4\n"

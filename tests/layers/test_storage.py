@@ -633,6 +633,24 @@ def test_columns_read_only_those_plus_geometry(store):
         store.read_dataset("merangin", "villages", columns=["nama"])
 
 
+def test_reading_without_geometry_gives_the_attributes_only(store):
+    data = villages()
+    put(store, "villages", data)
+    back = store.read_dataset("merangin", "villages", columns=["kode", "geometry"], geometry=False)
+    assert type(back) is pd.DataFrame
+    assert list(back.columns) == ["kode"]
+    pd.testing.assert_frame_equal(back, pd.DataFrame(data[["kode"]]))
+    whole = store.read_dataset("merangin", "villages", geometry=False)
+    assert list(whole.columns) == [c for c in data.columns if c != "geometry"]
+    # many tiled chunks: rows come back in their original order
+    points = scattered_points(30_000, seed=4)
+    put(store, "facilities", points, name="many")
+    plain = store.read_dataset("merangin", "many", geometry=False)
+    pd.testing.assert_frame_equal(plain, pd.DataFrame(points.drop(columns="geometry")))
+    with pytest.raises(StoreError, match="needs the geometry"):
+        store.read_dataset("merangin", "villages", bbox=(0, 0, 1, 1), geometry=False)
+
+
 # --- refusing bad input ----------------------------------------------------------------------
 
 
