@@ -1013,7 +1013,8 @@ class VillageIndicators:
             self._add(f"dist_m__{t}", distances[t], dist_refs, type=t)
         for t in chosen:
             if t in s.standards_m:
-                standard = f"{s.standards_m[t]:,.0f}"
+                # No thousands separator: "5,000" reads as 5 in Indonesian.
+                standard = f"{s.standards_m[t]:.0f}"
                 self._add(f"share_beyond__{t}", shares[t], dist_refs, type=t, standard=standard)
 
     def _needs_indicators(self, index: pd.Index, geoms: np.ndarray, as_of: date) -> None:

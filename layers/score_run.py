@@ -329,6 +329,11 @@ class ScoreRun:
         contrib = self.score.contributions
         contrib = contrib[contrib["kode"].isin(best.index)]
         contrib = contrib[contrib["contribution"].notna()]
+        # An indicator equal in every village adds the same to all: it explains no rank.
+        constant = {
+            n.params.get("indicator") for n in self.score.notes if n.code == "rule_constant"
+        }
+        contrib = contrib[~contrib["indicator"].isin(constant)]
         contrib = contrib.sort_values(["kode", "contribution"], ascending=[True, False])
         main = contrib.groupby("kode", sort=False).head(reasons)
         listed = {

@@ -653,3 +653,22 @@ def test_a_workspace_without_villages_is_an_input_error(tmp_path):
             run_score(store, "tidak_ada", "health_access")
     finally:
         store.close()
+
+
+def test_an_indicator_equal_everywhere_is_never_given_as_a_reason(tmp_path):
+    store, _refs = build_workspace(tmp_path)
+    profile = musrenbang_profile().copy(
+        name="with_constant",
+        rules=(*musrenbang_profile().rules, IndicatorRule("population_constant", weight=1)),
+    )
+    run = run_score(store, WS, "health_access", settings=IndicatorSettings(as_of=AS_OF), save=False)
+    values = run.indicators.values.assign(population_constant=7.0)
+    from layers.scoring import Score
+
+    run.score = Score(values, profile).run()
+    assert any(n.code == "rule_constant" for n in run.score.notes)
+    best = run.top(5, reasons=3)
+    given = {indicator for reasons in best["reasons"] for indicator, _raw, _pts in reasons}
+    assert "population_constant" not in given
+    assert given  # the other indicators still explain the ranks
+    store.close()
