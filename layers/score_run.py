@@ -399,7 +399,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _datasets(store: Store, workspace: str, pinned: dict[str, str] | None) -> dict[str, Any]:
+def _datasets(
+    store: Store, workspace: str, pinned: dict[str, str] | None, *, reuse_zonal: bool = True
+) -> dict[str, Any]:
     """The input datasets: the latest of each, or the versions ``pinned`` names.
 
     Every facilities layer of the workspace counts, and every needs layer (e.g. needs from
@@ -433,8 +435,12 @@ def _datasets(store: Store, workspace: str, pinned: dict[str, str] | None) -> di
     villages_d = next(d for d in chosen.values() if d.kind == "villages")
     villages_ref = villages_d.ref
 
-    def read(item: tuple[str, DatasetVersion]) -> Any:
+    raster_d = next((d for d in chosen.values() if d.kind == "raster"), None)
+
+    def read(item: tuple[str, DatasetVersion | None]) -> Any:
         _name, d = item
+        if d is None:  # the zonal population kept for these villages and this raster
+            return _kept_zonal(store, workspace, *_zonal_names(villages_d, raster_d))
         if d.kind == "raster":
             return PopulationGrid.from_bytes(store.read_raster(workspace, d.name, d.version))
         if d.kind in ("indicators", "villages"):
@@ -443,9 +449,13 @@ def _datasets(store: Store, workspace: str, pinned: dict[str, str] | None) -> di
 
     # The layers are read side by side: decoding them is mostly Arrow, GEOS and numpy
     # work that releases the GIL.
-    items = sorted(chosen.items())
+    items: list[tuple[str, DatasetVersion | None]] = sorted(chosen.items())
+    if raster_d is not None and reuse_zonal:
+        items.append(("", None))
     with ThreadPoolExecutor(READ_THREADS) as pool:
         frames = list(pool.map(read, items))
+    out["zonal_kept"] = frames.pop() if items[-1][1] is None else None
+    items = [i for i in items if i[1] is not None]
     for (name, d), frame in zip(items, frames, strict=True):
         if d.kind == "raster":
             out["population"], out["raster_info"] = frame, d
@@ -513,7 +523,7 @@ def _zonal(
     raster_info: DatasetVersion,
     grid: PopulationGrid,
     *,
-    reuse: bool = True,
+    kept: ZonalPopulation | None = None,
     save: bool = True,
 ) -> ZonalPopulation:
     """The villages' zonal population: kept in the store once computed, then reused.
@@ -523,7 +533,6 @@ def _zonal(
     both versions.
     """
     per_village, per_cell = _zonal_names(villages_info, raster_info)
-    kept = _kept_zonal(store, workspace, per_village, per_cell) if reuse else None
     if kept is not None and len(kept.population) == len(villages):
         return kept
     result = villages_on_raster(villages.geometry.to_numpy(), villages.crs, grid)
@@ -577,6 +586,9 @@ def prepare_zonal(store: Store, workspace: str) -> bool:
         return False
     if villages_info.kind != "villages" or raster_info.kind != "raster":
         return False
+    kept = _kept_zonal(store, workspace, *_zonal_names(villages_info, raster_info))
+    if kept is not None:
+        return True
     villages = store.read_dataset(workspace, "villages", villages_info.version)
     grid = PopulationGrid.from_bytes(store.read_raster(workspace, "population"))
     _zonal(store, workspace, villages_info, villages, raster_info, grid)
@@ -596,7 +608,7 @@ def _compute(
 ) -> ScoreRun:
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    data = _datasets(store, workspace, pinned)
+    data = _datasets(store, workspace, pinned, reuse_zonal=reuse_zonal)
     seconds["read"] = time.perf_counter() - t
     zonal = None
     if "population" in data:
@@ -608,7 +620,7 @@ def _compute(
             data["villages"],
             data["raster_info"],
             data["population"],
-            reuse=reuse_zonal,
+            kept=data["zonal_kept"],
             save=keep,
         )
         seconds["zonal"] = time.perf_counter() - t

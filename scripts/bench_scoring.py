@@ -53,6 +53,10 @@ WORKSPACE = "bench"
 TYPES = ("puskesmas", "posyandu", "sd", "water_point")
 QUICK_SIZES = {"n_villages": 2000, "n_facilities": 5000, "n_needs": 20000, "raster_size": 400}
 FULL_SIZES = {"n_villages": 84000, "n_facilities": 300000, "n_needs": 1000000, "raster_size": 2200}
+#: People-weighted distances: most and 95th-percentile relative difference allowed.
+WEIGHTED_TOLERANCE = (0.02, 0.10)
+#: Shares of people beyond the standard distance: mean absolute difference allowed.
+SHARE_TOLERANCE = 0.01
 TOTAL_TARGET_S = 10.0  # the whole pipeline
 SPEEDUP_TARGET = 3.0  # naive / pipeline
 PEAK_TARGET_MB = 3072.0
@@ -371,15 +375,17 @@ def compare(naive, pipeline, types=TYPES, categories=None) -> tuple[list[str], l
     if bad:
         failures.append(f"counts differ: {bad}")
 
-    # Distances: the naive version measures from each village's representative point. The
-    # pipeline does too, except where the raster gives the village's people: there it
-    # averages the distance of each populated cell, a different quantity, shown apart.
+    # Distances: both measure from each village's representative point, except where the
+    # raster gives the village's people: there both average the distance of its populated
+    # cells, weighted by their people (the pipeline shares boundary cells by area, the
+    # naive version counts whole cells by their centre, so those differ a little).
     if "population_raster" in p.columns:
         raster_people = p["population_raster"].fillna(0).to_numpy(dtype=np.float64) > 0
     else:
         raster_people = np.zeros(len(p), dtype=bool)
     figures["distance_villages"] = int((~raster_people).sum())
     worst = 0.0
+    weighted_medians, weighted_p95 = [], []
     for t in types:
         col = f"dist_m__{t}"
         if absent(col):
@@ -396,9 +402,11 @@ def compare(naive, pipeline, types=TYPES, categories=None) -> tuple[list[str], l
         line += f", median {np.median(rel):.4%}" if len(rel) else ""
         weighted = rel_all[both & raster_people]
         if len(weighted):
+            weighted_medians.append(float(np.median(weighted)))
+            weighted_p95.append(float(np.percentile(weighted, 95)))
             line += (
-                f"; {len(weighted):,} villages with raster people (people-weighted in the "
-                f"pipeline, not judged): median {np.median(weighted):.1%}"
+                f"; {len(weighted):,} villages people-weighted over raster cells: median "
+                f"{np.median(weighted):.2%}, 95th percentile {np.percentile(weighted, 95):.2%}"
             )
         lines.append(line + (f", {nan_mismatch} missing on one side only" if nan_mismatch else ""))
         if nan_mismatch:
@@ -412,6 +420,37 @@ def compare(naive, pipeline, types=TYPES, categories=None) -> tuple[list[str], l
     )
     if not ok:
         failures.append(f"distances differ by up to {worst:.3%}")
+    if weighted_medians:
+        med, p95 = max(weighted_medians), max(weighted_p95)
+        figures["weighted_distance_median_rel"], figures["weighted_distance_p95_rel"] = med, p95
+        ok = med <= WEIGHTED_TOLERANCE[0] and p95 <= WEIGHTED_TOLERANCE[1]
+        lines.append(
+            f"people-weighted distances: worst median {med:.2%}, worst 95th percentile "
+            f"{p95:.2%} ({'within' if ok else 'NOT within'} {WEIGHTED_TOLERANCE[0]:.0%} / "
+            f"{WEIGHTED_TOLERANCE[1]:.0%}; cell-centre rule against shares of boundary cells)"
+        )
+        if not ok:
+            failures.append(f"people-weighted distances differ: median {med:.2%}, p95 {p95:.2%}")
+    shares = [f"share_beyond__{t}" for t in types]
+    shares = [c for c in shares if c in n.columns and c in p.columns]
+    if shares:
+        diffs = np.concatenate(
+            [
+                np.abs(n[c].to_numpy(dtype=np.float64) - p[c].to_numpy(dtype=np.float64))
+                for c in shares
+            ]
+        )
+        diffs = diffs[~np.isnan(diffs)]
+        mean, p99 = float(diffs.mean()), float(np.percentile(diffs, 99))
+        figures["share_beyond_mean_abs"], figures["share_beyond_p99_abs"] = mean, p99
+        ok = mean <= SHARE_TOLERANCE
+        lines.append(
+            f"shares beyond the standard ({len(shares)} types): mean absolute difference "
+            f"{mean:.4f}, 99th percentile {p99:.4f} "
+            f"({'within' if ok else 'NOT within'} {SHARE_TOLERANCE:g} on average)"
+        )
+        if not ok:
+            failures.append(f"shares beyond the standard differ by {mean:.4f} on average")
 
     weighted = [f"needs_weighted__{c}" for c in categories] + ["needs_weighted__all"]
     worst_w = 0.0

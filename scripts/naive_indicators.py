@@ -20,8 +20,13 @@ the synthetic data set with the usual tools and no special effort either way:
 * rates per 1,000 people with pandas.
 
 :func:`naive_indicators` returns one row per village (indexed by ``kode``) with the
-contract's column ids. ``share_beyond__<type>`` is not computed: it needs people per raster
-cell and the distance of every cell, which plain GeoPandas has no tool for.
+contract's column ids. With a raster it also computes what ``layers.indicators`` computes
+from it, the plain way: every populated cell becomes a point at its centre, placed in a
+village with ``geopandas.sjoin`` (the cell-centre rule) and matched to the nearest facility
+of each type with ``geopandas.sjoin_nearest``; ``dist_m__<type>`` is then the people-weighted
+mean distance of the village's cells and ``share_beyond__<type>`` the share of its cells'
+people farther than the standard distance, for villages wholly on the raster with people
+on it (elsewhere the representative point's distance, and 0 or 1 for the share).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from layers.crs import metric_crs  # noqa: E402
+from layers.indicators import DEFAULT_STANDARDS_M  # noqa: E402
 from layers.schema import FACILITY_TYPES, NEED_CATEGORIES, VOCABULARIES  # noqa: E402
 
 __all__ = ["DEFAULT_TYPES", "SOURCE_COLUMNS", "naive_indicators"]
@@ -122,7 +128,7 @@ def naive_indicators(
         count by status either way).
     timings : dict, optional
         Filled with the seconds of each stage (``read``, ``facilities``, ``needs``,
-        ``nearest``, ``zonal``, ``rates``).
+        ``nearest``, ``zonal``, ``cells``, ``rates``).
 
     Returns
     -------
@@ -236,15 +242,50 @@ def naive_indicators(
     out = pd.DataFrame(index=pd.Index(villages["kode"], name="kode"))
     out["population"] = villages["population"].to_numpy(dtype=np.float64)
     people = out["population"]
+    weighted: dict[str, tuple[pd.Series, pd.Series]] = {}
+    on_raster = pd.Series(False, index=villages["kode"])
     if paths.get("population") is not None:
         out["population_raster"] = _zonal_population(villages, paths["population"])
         people = out["population_raster"].fillna(out["population"])
-    clock.lap("zonal")
+        clock.lap("zonal")
+        # Every populated cell as a point, in its village, then to the nearest facility.
+        cells, on_raster = _cells_in_villages(villages, paths["population"])
+        cells = cells.to_crs(crs)
+        for t in types:
+            of_type = facilities_m.loc[facilities_m["type"] == t, ["geometry"]]
+            if of_type.empty:
+                continue
+            near = gpd.sjoin_nearest(cells, of_type, how="left", distance_col="distance")
+            near = near[~near.index.duplicated()]  # ties: one row per cell
+            total = near.groupby("kode")["people"].sum()
+            mean = (near["distance"] * near["people"]).groupby(near["kode"]).sum() / total
+            standard = DEFAULT_STANDARDS_M.get(t)
+            far = None
+            if standard is not None:
+                beyond = near["people"].where(near["distance"] > standard, 0.0)
+                far = beyond.groupby(near["kode"]).sum() / total
+            weighted[t] = (mean, far)
+        clock.lap("cells")
+    else:
+        clock.lap("zonal")
 
     for t in types:
         out[f"fac_count__{t}"] = fac_count[t].to_numpy()
         out[f"fac_per_1000__{t}"] = _per_1000(fac_count[t], people).to_numpy()
-        out[f"dist_m__{t}"] = distance[t].to_numpy()
+        point = distance[t].to_numpy()
+        standard = DEFAULT_STANDARDS_M.get(t)
+        share = (point > standard).astype(np.float64) if standard is not None else None
+        if share is not None:
+            share[np.isnan(point)] = np.nan
+        if t in weighted:
+            mean, far = weighted[t]
+            here = on_raster.to_numpy() & mean.reindex(out.index).notna().to_numpy()
+            point = np.where(here, mean.reindex(out.index).to_numpy(), point)
+            if far is not None:
+                share = np.where(here, far.reindex(out.index).to_numpy(), share)
+        out[f"dist_m__{t}"] = point
+        if share is not None:
+            out[f"share_beyond__{t}"] = share
     rates = _per_1000(need_weight, people)
     for cat in categories:
         out[f"needs__{cat}"] = need_count[cat].to_numpy()
@@ -256,6 +297,38 @@ def naive_indicators(
     out["needs_per_1000__all"] = _per_1000(out["needs_weighted__all"], people).to_numpy()
     clock.lap("rates")
     return out
+
+
+def _cells_in_villages(
+    villages: gpd.GeoDataFrame, raster: str | Path
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Populated cells as centre points with their people and village; who is on the raster.
+
+    Returns the cells (``kode``, ``people``, point geometry in the raster's CRS) and, per
+    village, whether it lies wholly within the raster's extent.
+    """
+    import rasterio
+    from rasterio.transform import xy
+    from shapely.geometry import box
+
+    with rasterio.open(raster) as ds:
+        array = ds.read(1)
+        transform, nodata, crs, bounds = ds.transform, ds.nodata, ds.crs, ds.bounds
+    populated = array > 0
+    if nodata is not None:
+        populated &= array != nodata
+    rows, cols = np.nonzero(populated)
+    xs, ys = xy(transform, rows, cols, offset="center")
+    cells = gpd.GeoDataFrame(
+        {"people": array[rows, cols].astype(np.float64)},
+        geometry=gpd.points_from_xy(xs, ys),
+        crs=crs,
+    )
+    in_crs = villages[["kode", "geometry"]].to_crs(crs)
+    cells = gpd.sjoin(cells, in_crs, how="inner", predicate="within")
+    cells = cells[~cells.index.duplicated()][["kode", "people", "geometry"]]
+    inside = in_crs.within(box(*bounds))
+    return cells, pd.Series(inside.to_numpy(), index=villages["kode"])
 
 
 def _zonal_population(villages: gpd.GeoDataFrame, raster: str | Path) -> np.ndarray:
