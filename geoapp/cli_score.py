@@ -240,7 +240,7 @@ def score(
             s._(
                 N_(
                     "Weights varied by up to %(spread)s %% in %(runs)s draws (seed %(seed)s): "
-                    "%(fragile)s villages' place in the top %(n)s depends on the weights."
+                    "for %(fragile)s villages, being in the top %(n)s depends on the weights."
                 ),
                 spread=_number(spread * 100, 0),
                 runs=runs,
@@ -283,10 +283,10 @@ def list_(workspace: str, as_json: bool) -> None:
     source = {"saved": s._(N_("saved")), "builtin": s._(N_("built in"))}
     headers = [s._(N_("name")), s._(N_("title")), s._(N_("source")), s._(N_("version"))]
     headers += [s._(N_("by")), s._(N_("note"))]
-    rows = [
-        [e.name, e.title, source[e.source], e.version or "", e.created_by or "", e.note]
-        for e in entries
-    ]
+    rows = []
+    for e in entries:
+        title = s._(e.title) if e.source == "builtin" else e.title
+        rows.append([e.name, title, source[e.source], e.version or "", e.created_by or "", e.note])
     click.echo(table(headers, rows))
 
 

@@ -45,7 +45,13 @@ from scipy.spatial import cKDTree
 from layers.crs import metric_crs
 from layers.errors import N_, InputError, fill
 from layers.placement import place_points
-from layers.schema import FACILITY_TYPES, NEED_CATEGORIES, NEED_STATUSES
+from layers.schema import (
+    FACILITY_TYPE_LABELS,
+    FACILITY_TYPES,
+    NEED_CATEGORIES,
+    NEED_CATEGORY_LABELS,
+    NEED_STATUSES,
+)
 from layers.zonal import (
     PointGroups,
     PopulationGrid,
@@ -1156,8 +1162,17 @@ class VillageIndicators:
         if self.catalogue is None:
             raise ValueError("call compute() first")
         tr = gettext or (lambda text: text)
+        names = {"type": FACILITY_TYPE_LABELS, "category": NEED_CATEGORY_LABELS}
+
+        def named(params: dict[str, Any]) -> dict[str, Any]:
+            # Facility types and need categories are shown by their names, translated.
+            return {
+                k: tr(names[k][v]) if k in names and v in names[k] else v
+                for k, v in (params or {}).items()
+            }
+
         return pd.Series(
-            [fill(r.label, r.params, tr) for r in self.catalogue.itertuples()],
+            [fill(r.label, named(r.params), tr) for r in self.catalogue.itertuples()],
             index=pd.Index(self.catalogue["id"], name="id"),
             name="label",
         )

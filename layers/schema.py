@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from layers.errors import N_
+
 STORAGE_CRS = "EPSG:4326"
 
 Dtype = Literal["text", "int", "float", "date", "category"]
@@ -514,3 +516,32 @@ class ColumnMatch:
 
     mapping: dict[str, str] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
+
+
+#: How each facility type is named to people (English; translated where shown).
+FACILITY_TYPE_LABELS: dict[str, str] = {
+    "hospital": N_("hospital"),
+    "puskesmas": N_("puskesmas"),
+    "pustu": N_("pustu"),
+    "poskesdes": N_("poskesdes"),
+    "posyandu": N_("posyandu"),
+    "clinic": N_("clinic"),
+    "paud": N_("PAUD"),
+    "sd": N_("primary school (SD)"),
+    "smp": N_("junior secondary school (SMP)"),
+    "sma": N_("senior secondary school (SMA)"),
+    "water_point": N_("water point"),
+    "other": N_("other facility"),
+}
+
+#: How each need category is named to people (English; translated where shown).
+NEED_CATEGORY_LABELS: dict[str, str] = {
+    "water": N_("clean water"),
+    "sanitation": N_("sanitation"),
+    "health": N_("health"),
+    "nutrition": N_("nutrition"),
+    "education": N_("education"),
+    "economy": N_("economy"),
+    "infrastructure": N_("infrastructure"),
+    "other": N_("other needs"),
+}

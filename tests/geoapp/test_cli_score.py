@@ -386,7 +386,7 @@ def test_sensitivity_flags_the_village_whose_place_rests_on_the_weights(run, sav
     rows = table_rows(text.output)
     assert "(depends on weights)" in rows[2]
     assert "(depends on weights)" not in rows[0] + rows[1]
-    assert "500 draws (seed 0): 2 villages' place in the top 3 depends on the weights." in (
+    assert "500 draws (seed 0): for 2 villages, being in the top 3 depends on the weights." in (
         text.output
     )
 
