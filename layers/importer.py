@@ -302,7 +302,12 @@ def _prepare_zonal(store: Store, workspace: str, dataset: str) -> None:
     """
     if dataset not in (VILLAGES_DATASET, "population"):
         return
-    from layers.score_run import prepare_zonal
+    if not (
+        _has_dataset(store, workspace, VILLAGES_DATASET)
+        and _has_dataset(store, workspace, "population")
+    ):
+        return
+    from layers.score_run import prepare_zonal  # loads the analysis modules: only when needed
 
     with contextlib.suppress(InputError, ValueError):
         prepare_zonal(store, workspace)

@@ -24,19 +24,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from layers.errors import N_, InputError, NotFoundError
-from layers.hotspots import HotSpots
 from layers.indicators import IndicatorSettings, VillageIndicators, villages_on_raster
 from layers.profiles import ScoringProfile, builtin_profiles
 from layers.scoring import Score
 from layers.sensitivity import WeightSensitivity
 from layers.storage import DatasetVersion, RecordVersion, Store
 from layers.zonal import PopulationGrid, ZonalPopulation
+
+if TYPE_CHECKING:
+    from layers.hotspots import HotSpots
 
 __all__ = [
     "PROFILES",
