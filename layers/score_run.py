@@ -854,6 +854,8 @@ def run_hotspots(
     HotSpots
         After :meth:`~layers.hotspots.HotSpots.run`.
     """
+    from layers.hotspots import HotSpots  # esda and libpysal load only for hot spots
+
     saved = load_run(store, workspace, profile, run)
     table = saved["table_frame"]
     if table is None:
