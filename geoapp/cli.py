@@ -38,7 +38,7 @@ from geoapp.cli_common import (
     table,
 )
 from geoapp.cli_import import demo, import_, validate
-from geoapp.cli_score import hotspots, profiles, score
+from geoapp.cli_score import hotspots, profiles, rerun, score
 from geoapp.config import LANGUAGES
 from geoapp.labels import ACTION_LABELS, COUNT_LABELS, KIND_LABELS, label
 from layers.report import N_
@@ -151,7 +151,7 @@ def _safe_url(url: str) -> str:
     return url
 
 
-for _command in (import_, validate, demo, score, profiles, hotspots):
+for _command in (import_, validate, demo, score, profiles, rerun, hotspots):
     main.add_command(_command)
 
 

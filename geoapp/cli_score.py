@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from geoapp.cli_common import echo_json, handles_errors, state, table
+from geoapp.cli_common import EXIT_REJECTED, echo_json, handles_errors, state, table
 from layers.report import N_
 
 
@@ -478,3 +479,42 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+@click.command()
+@click.option("--workspace", "-w", required=True, help="Workspace.")
+@click.option("--profile", "-p", required=True, help="Profile of the score run.")
+@click.option("--run", "run_number", type=int, help="Run number (latest).")
+@handles_errors
+def rerun(workspace: str, profile: str, run_number: int | None) -> None:
+    """Compute a saved score run again from the same data versions and check the numbers.
+
+    Reads exactly the dataset versions, profile and settings the run recorded (later
+    imports do not change it) and compares scores and ranks with the saved ones. Exit
+    status 0 when they are the same, 2 when they differ.
+
+    \b
+    Examples:
+      geoapp rerun -w merangin -p health_access
+      geoapp rerun -w merangin -p kesehatan_2025 --run 2
+    """
+    from layers.score_run import rerun as rerun_run
+
+    s = state()
+    check = rerun_run(s.store(), workspace, profile, run_number)
+    ref = f"{workspace}/score_runs/{profile}" + (f"@{run_number}" if run_number else "")
+    if check.same:
+        click.echo(s._(N_("%(ref)s computed again: the same scores and ranks."), ref=ref))
+        return
+    click.echo(
+        s._(
+            N_(
+                "%(ref)s computed again: scores differ by up to %(difference)s points and "
+                "%(changes)s ranks changed."
+            ),
+            ref=ref,
+            difference=_number(check.max_score_difference, 6),
+            changes=check.rank_changes,
+        )
+    )
+    sys.exit(EXIT_REJECTED)

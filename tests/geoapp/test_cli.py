@@ -24,6 +24,7 @@ COMMANDS = [
     "report",
     "score",
     "profiles",
+    "rerun",
     "hotspots",
     "serve",
 ]

@@ -429,3 +429,30 @@ def test_hotspots_without_a_run_exit_1(run, saved):
     result = run("hotspots", "-w", WS, "-p", "musrenbang")
     assert result.exit_code == 1
     assert result.output.startswith("error:")
+
+
+# --- geoapp rerun ------------------------------------------------------------------------
+
+
+def test_rerun_of_a_saved_run_gives_the_same_numbers_and_notices_a_change(run, saved):
+    store, _refs = saved
+    assert run("score", "-w", WS, "-p", "musrenbang", "--as-of", AS_OF).exit_code == 0
+    result = run("rerun", "-w", WS, "-p", "musrenbang")
+    assert result.exit_code == 0, result.output
+    assert "the same scores and ranks" in result.output
+    # Tamper with the saved table: the re-run must notice.
+    from layers.score_run import load_run
+
+    body = load_run(store, WS, "musrenbang")
+    table = body["table_frame"].copy()
+    table.loc[KODES[0], "score"] += 5.0
+    name, version = body["table"].split("/", 1)[1].rsplit("@", 1)
+    store.put_dataset(
+        WS, "derived", table, name=name, source_name="x", source_sha256="0" * 64, report={}
+    )
+    record = body["record"].body | {"table": f"{WS}/{name}@{int(version) + 1}"}
+    store.put_record(WS, RUNS, "musrenbang", record)
+    result = run("rerun", "-w", WS, "-p", "musrenbang")
+    assert result.exit_code == 2
+    assert "differ by up to 5" in result.output
+    assert run("rerun", "-w", WS, "-p", "musrenbang", "--run", "9").exit_code == 1
