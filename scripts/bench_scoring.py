@@ -9,13 +9,17 @@ then measures, each in its own child process and repeated (``--repeat``, 3 by de
 naive
     :func:`naive_indicators.naive_indicators`: ``geopandas.read_file`` of the files,
     ``sjoin`` + ``groupby`` for counts and weighted sums, ``sjoin_nearest`` for distances,
-    ``rasterstats.zonal_stats`` for the raster population, pandas for the rates; for the
-    four facility types puskesmas, posyandu, sd and water_point and every need category.
+    ``rasterstats.zonal_stats`` for the raster population, populated cells as points
+    (``sjoin`` to villages, ``sjoin_nearest`` to facilities) for people-weighted distances
+    and shares beyond the standard, pandas for the rates; for the four facility types
+    puskesmas, posyandu, sd and water_point and every need category.
 pipeline
-    ``layers.score_run.run_score(store, "bench", profile)``: reads the layers and the
-    raster from the store, computes the indicators and the score, and records the run. The
-    profile uses the same indicators as the naive version. Until that module exists the
-    step is reported as not available and the naive figures are still printed.
+    ``layers.score_run.run_score(store, "bench", profile)``: reads the layers, the raster
+    and the zonal population kept at import from the store, computes the indicators and
+    the score, and records the run. The profile uses the same indicators as the naive
+    version.
+cold
+    The same with ``reuse_zonal=False``: the zonal population computed in the run.
 
 Memory is measured as in ``bench_import.py``: the peak resident memory of the step's own
 process (VmHWM, reset just before the step). After the runs the pipeline's indicator values
