@@ -12,7 +12,8 @@ findings of :mod:`layers.report`: ``str(exc)`` is the English text, and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 
 def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
@@ -174,3 +175,32 @@ class StoreError(JangkauError):
 
 class NotFoundError(StoreError, LookupError):
     """A workspace, dataset or version does not exist."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something an analysis noticed: a message code and its parameters.
+
+    Each module subclasses it with its own catalogue of English templates (``TEMPLATES``,
+    code -> template marked with :func:`N_`), rendered in the user's language on demand.
+    """
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    TEMPLATES: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def template(self) -> str:
+        """The English template."""
+        return self.TEMPLATES[self.code]
+
+    def render(self, gettext: Callable[[str], str] | None = None) -> str:
+        """The note in the language of ``gettext`` (English when omitted)."""
+        return fill(self.template, self.params, gettext or (lambda text: text))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe data."""
+        return {"code": self.code, "params": dict(self.params), "message": self.render()}
+
+    def __str__(self) -> str:
+        return self.render()

@@ -33,10 +33,8 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 import esda
 import geopandas as gpd
@@ -46,7 +44,8 @@ import scipy.sparse as sp
 from libpysal.weights import WSP
 from scipy import stats
 
-from layers.errors import N_, InputError, fill
+from layers.errors import N_, InputError
+from layers.errors import Note as BaseNote
 from layers.weights import (
     DEFAULT_K,
     DEFAULT_TOLERANCE_M,
@@ -141,28 +140,10 @@ NOTES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(BaseNote):
     """Something a hot-spot run did that the user should know: a code of :data:`NOTES`."""
 
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def template(self) -> str:
-        """The English template."""
-        return NOTES[self.code]
-
-    def render(self, gettext: Callable[[str], str] | None = None) -> str:
-        """Return the note translated with ``gettext`` (English when omitted)."""
-        return fill(self.template, self.params, gettext or (lambda text: text))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe data."""
-        return {"code": self.code, "params": dict(self.params), "message": self.render()}
-
-    def __str__(self) -> str:
-        return self.render()
+    TEMPLATES = NOTES
 
 
 def benjamini_hochberg(

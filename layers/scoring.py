@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from layers.errors import N_, InputError, fill
+from layers.errors import N_, InputError
+from layers.errors import Note as BaseNote
 from layers.profiles import IndicatorRule, ScoringProfile
 
 __all__ = [
@@ -123,25 +124,10 @@ def class_labels(k: int, gettext: Callable[[str], str] | None = None) -> dict[in
     return {c: tr(CLASS_LABELS[i]) for c, i in enumerate(class_label_ids(k), start=1)}
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(BaseNote):
     """Something a scoring run noticed: a code of :data:`NOTES` and its parameters."""
 
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def template(self) -> str:
-        """The English template."""
-        return NOTES[self.code]
-
-    def render(self, gettext: Callable[[str], str] | None = None) -> str:
-        """The note in the language of ``gettext`` (English when omitted)."""
-        return fill(self.template, self.params, gettext or (lambda text: text))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe data."""
-        return {"code": self.code, "params": dict(self.params), "message": self.render()}
+    TEMPLATES = NOTES
 
 
 # --- input ------------------------------------------------------------------------------

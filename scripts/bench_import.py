@@ -165,11 +165,16 @@ class StepError(RuntimeError):
     """A measured step failed in its child process."""
 
 
-def _measure(spec: dict[str, Any]) -> dict[str, Any]:
+def run_child(script: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``script --child SPEC`` in a fresh interpreter; returns its last line as JSON.
+
+    Shared by the benchmarks: every measured step runs in its own process, so its time
+    and peak memory are its own.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+        [sys.executable, str(script), "--child", json.dumps(spec)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -179,8 +184,13 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise StepError(f"{spec['step']} {spec['layer']} failed:\n{tail}")
+        what = " ".join(str(spec[k]) for k in ("step", "layer") if k in spec)
+        raise StepError(f"{what} failed:\n{tail}")
     return json.loads(lines[-1])
+
+
+def _measure(spec: dict[str, Any]) -> dict[str, Any]:
+    return run_child(Path(__file__).resolve(), spec)
 
 
 def _fmt_s(values: list[float]) -> str:

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +48,13 @@ for p in (ROOT, SCRIPTS):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_import import _peak_mb, _proc_status_mb, _reset_peak  # noqa: E402
+from bench_import import (  # noqa: E402
+    StepError,
+    _peak_mb,
+    _proc_status_mb,
+    _reset_peak,
+    run_child,
+)
 
 STEPS = ("naive", "pipeline", "cold")
 WORKSPACE = "bench"
@@ -528,26 +532,8 @@ def compare(naive, pipeline, types=TYPES, categories=None) -> tuple[list[str], l
 # --- parent side ---------------------------------------------------------------------------
 
 
-class StepError(RuntimeError):
-    """A step failed in its child process."""
-
-
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise StepError(f"{spec['step']} failed:\n{tail}")
-    return json.loads(lines[-1])
+    return run_child(Path(__file__).resolve(), spec)
 
 
 def _median(runs: list[dict[str, Any]], key: str = "seconds") -> float | None:
