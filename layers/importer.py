@@ -307,7 +307,7 @@ def _prepare_zonal(store: Store, workspace: str, dataset: str) -> None:
         and _has_dataset(store, workspace, "population")
     ):
         return
-    from layers.score_run import prepare_zonal  # loads the analysis modules: only when needed
+    from layers.zonal_store import prepare_zonal  # loads the analysis modules: only when needed
 
     with contextlib.suppress(InputError, ValueError):
         prepare_zonal(store, workspace)

@@ -29,13 +29,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from layers.errors import N_, InputError, NotFoundError
-from layers.indicators import IndicatorSettings, VillageIndicators, villages_on_raster
-from layers.profiles import ScoringProfile, builtin_profiles
+from layers.derived import jsonable, table_digest
+from layers.errors import N_, InputError
+from layers.indicators import IndicatorSettings, VillageIndicators
+from layers.profile_store import (
+    PROFILES,
+    ProfileEntry,
+    list_profiles,
+    load_profile,
+    save_profile,
+)
+from layers.profiles import ScoringProfile
 from layers.scoring import Score
 from layers.sensitivity import WeightSensitivity
 from layers.storage import DatasetVersion, RecordVersion, Store
-from layers.zonal import PopulationGrid, ZonalPopulation
+from layers.zonal import PopulationGrid
+from layers.zonal_store import keep_zonal, kept_zonal, prepare_zonal, zonal_names
 
 if TYPE_CHECKING:
     from layers.hotspots import HotSpots
@@ -56,8 +65,6 @@ __all__ = [
     "settings_from_dict",
 ]
 
-#: Record collection of the profiles saved in a workspace.
-PROFILES = "profiles"
 #: Record collection of score runs (one record per profile; its versions are the runs).
 RUNS = "score_runs"
 #: Columns of a run's table besides the indicator values.
@@ -75,142 +82,6 @@ def _software() -> str:
         return metadata.version("jangkau")
     except metadata.PackageNotFoundError:  # running from a source tree without install
         return "unknown"
-
-
-# --- profiles ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProfileEntry:
-    """A profile a workspace can use: saved in it, or built in."""
-
-    name: str
-    title: str
-    source: str  # "saved" or "builtin"
-    version: int | None = None
-    created_by: str | None = None
-    note: str = ""
-
-
-def list_profiles(store: Store, workspace: str) -> list[ProfileEntry]:
-    """Profiles usable in ``workspace``: its saved ones (latest versions), then built-ins.
-
-    Parameters
-    ----------
-    store : Store
-        The store.
-    workspace : str
-        Workspace name.
-
-    Returns
-    -------
-    list of ProfileEntry
-        A saved profile hides the built-in one of the same name.
-    """
-    store.get_workspace(workspace)
-    entries = []
-    for rec in store.list_records(workspace, PROFILES):
-        entries.append(
-            ProfileEntry(
-                rec.name,
-                str(rec.body.get("title") or rec.name),
-                "saved",
-                rec.version,
-                rec.created_by,
-                rec.note,
-            )
-        )
-    saved = {e.name for e in entries}
-    for name, profile in builtin_profiles().items():
-        if name not in saved:
-            entries.append(ProfileEntry(name, profile.title, "builtin"))
-    return entries
-
-
-def load_profile(
-    store: Store, workspace: str, name: str, version: int | None = None
-) -> tuple[ScoringProfile, str]:
-    """The profile called ``name`` and a reference to it.
-
-    Parameters
-    ----------
-    store : Store
-        The store.
-    workspace : str
-        Workspace name.
-    name : str
-        Profile name: a profile saved in the workspace, else a built-in one.
-    version : int, optional
-        Version of a saved profile (default: the latest).
-
-    Returns
-    -------
-    tuple
-        The profile and its reference: ``"ws/profiles/name@3"`` or ``"builtin:name"``.
-
-    Raises
-    ------
-    NotFoundError
-        When no saved or built-in profile has that name (the message lists them).
-    """
-    store.get_workspace(workspace)
-    saved = {r.name for r in store.list_records(workspace, PROFILES)}
-    if name in saved or version is not None:
-        rec = store.get_record(workspace, PROFILES, name, version)
-        return ScoringProfile.from_dict(rec.body), rec.ref
-    builtins = builtin_profiles()
-    if name in builtins:
-        return builtins[name], f"builtin:{name}"
-    known = sorted(saved | set(builtins))
-    raise NotFoundError(
-        N_("no scoring profile called %(name)r; profiles: %(known)s"),
-        params={"name": name, "known": ", ".join(known)},
-    )
-
-
-def save_profile(
-    store: Store,
-    workspace: str,
-    profile: ScoringProfile,
-    *,
-    user: str | None = None,
-    note: str = "",
-    expected_version: int | None = None,
-) -> RecordVersion:
-    """Save a profile in the workspace as a new version.
-
-    Parameters
-    ----------
-    store : Store
-        The store.
-    workspace : str
-        Workspace name.
-    profile : ScoringProfile
-        The profile (checked before anything is written).
-    user : str, optional
-        Who agreed or saved it.
-    note : str
-        Why: e.g. the meeting that agreed the weights.
-    expected_version : int, optional
-        The version the change was based on; a newer saved version raises
-        :class:`layers.storage.ConflictError` instead of being overwritten.
-
-    Returns
-    -------
-    RecordVersion
-    """
-    if not isinstance(profile, ScoringProfile):
-        raise ValueError(f"profile must be a ScoringProfile, not {type(profile).__name__}")
-    profile.check()
-    return store.put_record(
-        workspace,
-        PROFILES,
-        profile.name,
-        profile.to_dict(),
-        created_by=user,
-        note=note,
-        expected_version=expected_version,
-    )
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -367,7 +238,7 @@ class ScoreRun:
             "profile": self.profile.to_dict(),
             "profile_ref": self.profile_ref,
             "inputs": dict(self.inputs),
-            "settings": _jsonable(self.settings.to_dict()),
+            "settings": jsonable(self.settings.to_dict()),
             "software": self.software,
             "table": self.table.ref if self.table is not None else None,
             "summary": {
@@ -379,7 +250,7 @@ class ScoreRun:
                     for k, v in scores["need_class"].dropna().value_counts().sort_index().items()
                 },
             },
-            "sensitivity": _jsonable(self.sensitivity.summary) if self.sensitivity else None,
+            "sensitivity": jsonable(self.sensitivity.summary) if self.sensitivity else None,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -387,18 +258,6 @@ class ScoreRun:
 def _number(value: Any) -> float | None:
     value = float(value)
     return None if not np.isfinite(value) else value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _datasets(
@@ -442,7 +301,7 @@ def _datasets(
     def read(item: tuple[str, DatasetVersion | None]) -> Any:
         _name, d = item
         if d is None:  # the zonal population kept for these villages and this raster
-            return _kept_zonal(store, workspace, *_zonal_names(villages_d, raster_d))
+            return kept_zonal(store, workspace, *zonal_names(villages_d, raster_d))
         if d.kind == "raster":
             return PopulationGrid.from_bytes(store.read_raster(workspace, d.name, d.version))
         if d.kind in ("indicators", "villages"):
@@ -508,95 +367,6 @@ def _read_points(
     return store.read_dataset(workspace, d.name, d.version, columns=columns)
 
 
-#: Version of the zonal method; kept zonal results of another version are not reused.
-ZONAL_METHOD = 1
-
-
-def _zonal_names(villages: DatasetVersion, raster: DatasetVersion) -> tuple[str, str]:
-    base = f"zonal-{villages.name}-{villages.version}-{raster.name}-{raster.version}"
-    return f"{base}-villages", f"{base}-cells"
-
-
-def _zonal(
-    store: Store,
-    workspace: str,
-    villages_info: DatasetVersion,
-    villages: pd.DataFrame,
-    raster_info: DatasetVersion,
-    grid: PopulationGrid,
-    *,
-    kept: ZonalPopulation | None = None,
-    save: bool = True,
-) -> ZonalPopulation:
-    """The villages' zonal population: kept in the store once computed, then reused.
-
-    It depends only on one villages version and one raster version (both never change),
-    like the village codes points get at import; kept as two derived tables named after
-    both versions.
-    """
-    per_village, per_cell = _zonal_names(villages_info, raster_info)
-    if kept is not None and len(kept.population) == len(villages):
-        return kept
-    result = villages_on_raster(villages.geometry.to_numpy(), villages.crs, grid)
-    if save:
-        frames = result.to_frames()
-        notes = {
-            "method": ZONAL_METHOD,
-            "villages": villages_info.ref,
-            "raster": raster_info.ref,
-            "zonal": _jsonable(result.notes),
-        }
-        for name, frame in zip((per_village, per_cell), frames, strict=True):
-            store.put_dataset(
-                workspace,
-                "derived",
-                frame,
-                name=name,
-                source_name=f"zonal population of {villages_info.ref} on {raster_info.ref}",
-                source_sha256=_table_digest(frame),
-                report={"kind": "derived", "notes": notes},
-            )
-    return result
-
-
-def _kept_zonal(
-    store: Store, workspace: str, per_village: str, per_cell: str
-) -> ZonalPopulation | None:
-    try:
-        notes = store.get_report(workspace, per_village).get("notes", {})
-        if notes.get("method") != ZONAL_METHOD:
-            return None
-        return ZonalPopulation.from_frames(
-            store.read_dataset(workspace, per_village),
-            store.read_dataset(workspace, per_cell),
-            notes.get("zonal", {}),
-        )
-    except NotFoundError:
-        return None
-
-
-def prepare_zonal(store: Store, workspace: str) -> bool:
-    """Compute and keep the zonal population of the latest villages and raster, if both exist.
-
-    Called after a raster or villages import, so the first score run does not pay for it.
-    Returns True when it was computed or already kept.
-    """
-    try:
-        villages_info = store.dataset_info(workspace, "villages")
-        raster_info = store.dataset_info(workspace, "population")
-    except NotFoundError:
-        return False
-    if villages_info.kind != "villages" or raster_info.kind != "raster":
-        return False
-    kept = _kept_zonal(store, workspace, *_zonal_names(villages_info, raster_info))
-    if kept is not None:
-        return True
-    villages = store.read_dataset(workspace, "villages", villages_info.version)
-    grid = PopulationGrid.from_bytes(store.read_raster(workspace, "population"))
-    _zonal(store, workspace, villages_info, villages, raster_info, grid)
-    return True
-
-
 def _compute(
     store: Store,
     workspace: str,
@@ -615,7 +385,7 @@ def _compute(
     zonal = None
     if "population" in data:
         t = time.perf_counter()
-        zonal = _zonal(
+        zonal = keep_zonal(
             store,
             workspace,
             data["villages_info"],
@@ -746,7 +516,7 @@ def _save(store: Store, run: ScoreRun, *, user: str | None, note: str) -> None:
         table,
         name=f"score-{run.profile.name}",
         source_name=f"score run of profile {run.profile.name}",
-        source_sha256=_table_digest(table),
+        source_sha256=table_digest(table),
         report={"kind": "derived", "notes": {"inputs": run.inputs, "profile": run.profile_ref}},
         created_by=user,
         note=note,
@@ -754,13 +524,6 @@ def _save(store: Store, run: ScoreRun, *, user: str | None, note: str) -> None:
     run.record = store.put_record(
         run.workspace, RUNS, run.profile.name, run.to_record(), created_by=user, note=note
     )
-
-
-def _table_digest(table: pd.DataFrame) -> str:
-    import hashlib
-
-    hashed = pd.util.hash_pandas_object(table, index=True).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
 def load_run(store: Store, workspace: str, profile: str, run: int | None = None) -> dict:
