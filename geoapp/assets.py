@@ -54,6 +54,26 @@ VENDOR_FILES: tuple[tuple[str, str, str], ...] = (
         "leaflet.markercluster/MarkerCluster.Default.css",
     ),
     ("leaflet.markercluster", "MIT-LICENCE.txt", "leaflet.markercluster/MIT-LICENCE.txt"),
+    (
+        "leaflet.vectorgrid",
+        "dist/Leaflet.VectorGrid.bundled.min.js",
+        "leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    ),
+    # The package has no licence file: its README holds the licence text.
+    ("leaflet.vectorgrid", "README.md", "leaflet.vectorgrid/README.md"),
+    ("leaflet.heat", "dist/leaflet-heat.js", "leaflet.heat/leaflet-heat.js"),
+    ("leaflet.heat", "LICENSE", "leaflet.heat/LICENSE"),
+    (
+        "@geoman-io/leaflet-geoman-free",
+        "dist/leaflet-geoman.min.js",
+        "leaflet-geoman/leaflet-geoman.min.js",
+    ),
+    (
+        "@geoman-io/leaflet-geoman-free",
+        "dist/leaflet-geoman.css",
+        "leaflet-geoman/leaflet-geoman.css",
+    ),
+    ("@geoman-io/leaflet-geoman-free", "LICENSE", "leaflet-geoman/LICENSE"),
 )
 
 #: Static paths (under ``static/``) of the vendor files pages use, by short name.
@@ -69,6 +89,10 @@ VENDOR: dict[str, str] = {
     "markercluster_js": "vendor/leaflet.markercluster/leaflet.markercluster.js",
     "markercluster_css": "vendor/leaflet.markercluster/MarkerCluster.css",
     "markercluster_default_css": "vendor/leaflet.markercluster/MarkerCluster.Default.css",
+    "vectorgrid_js": "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    "heat_js": "vendor/leaflet.heat/leaflet-heat.js",
+    "geoman_js": "vendor/leaflet-geoman/leaflet-geoman.min.js",
+    "geoman_css": "vendor/leaflet-geoman/leaflet-geoman.css",
 }
 
 #: Folium's resource names (``folium.Map.default_js/default_css`` and plugins) mapped to the
@@ -85,6 +109,10 @@ FOLIUM_ASSETS: dict[str, str] = {
     "markerclusterjs": VENDOR["markercluster_js"],
     "markerclustercss": VENDOR["markercluster_css"],
     "markerclusterdefaultcss": VENDOR["markercluster_default_css"],
+    "vectorGrid": VENDOR["vectorgrid_js"],
+    "leaflet-heat.js": VENDOR["heat_js"],
+    "leaflet_geoman_js": VENDOR["geoman_js"],
+    "leaflet_geoman_css": VENDOR["geoman_css"],
 }
 
 #: Folium resources deliberately not served, and why (drop them from rendered maps).

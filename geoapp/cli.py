@@ -275,7 +275,13 @@ def report(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--threads", default=4, show_default=True, type=int, help="Worker threads.")
+@click.option(
+    "--threads",
+    default=24,
+    show_default=True,
+    type=int,
+    help="Worker threads (every open map holds one for its live updates).",
+)
 @handles_errors
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with waitress (a production WSGI server).

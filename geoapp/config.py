@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "TIMEZONE": "Asia/Jakarta",
     "DEFAULT_WORKSPACE": "default",
     "REPORT_PAGE_SIZE": 500,
+    "BASEMAP": "none",
 }
 
 #: Environment variables read outside the app configuration (documented with the others).
@@ -67,12 +68,20 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return out
 
 
+#: Background maps the map page can show: none (works offline) or OpenStreetMap (online).
+BASEMAP_CHOICES = ("none", "osm")
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for values the app cannot run with."""
     if config["DEFAULT_LOCALE"] not in LANGUAGES:
         raise ConfigError(
             f"DEFAULT_LOCALE must be one of {', '.join(LANGUAGES)}, "
             f"not {config['DEFAULT_LOCALE']!r}"
+        )
+    if config.get("BASEMAP", "none") not in BASEMAP_CHOICES:
+        raise ConfigError(
+            f"BASEMAP must be one of {', '.join(BASEMAP_CHOICES)}, not {config['BASEMAP']!r}"
         )
     size = config["REPORT_PAGE_SIZE"]
     if not isinstance(size, int) or size < 1:

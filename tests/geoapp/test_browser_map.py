@@ -1,0 +1,336 @@
+"""The map page in Debian's Chromium: tiles, side panel, layers, shared notes, languages."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: The village renamed in the fixture, to show that data is written as text.
+SCRIPT_NAME = "<script>alert(1)</script>"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The app over the bundled demo area, one village renamed to a script."""
+    import geopandas as gpd
+    import shapely
+
+    from geoapp import create_app
+    from geoapp.store import close_store, get_store
+    from layers.demo_load import load_demo
+
+    tmp = tmp_path_factory.mktemp("map")
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
+        instance_path=str(tmp / "instance"),
+    )
+    store = get_store(app)
+    store.init()
+    load_demo(store)
+    villages = store.read_dataset("merangin", "villages")
+    metric = villages.to_crs(villages.estimate_utm_crs())
+    big = metric.geometry.area.sort_values(ascending=False).index
+    renamed, clicked = villages.loc[big[0], "kode"], villages.loc[big[1], "kode"]
+    villages.loc[big[0], "name"] = SCRIPT_NAME
+    store.put_dataset(
+        "merangin",
+        "villages",
+        gpd.GeoDataFrame(villages, geometry="geometry", crs=villages.crs),
+        source_name="villages.geojson",
+        source_sha256="5" * 64,
+        report={"kind": "villages", "notes": {}},
+        created_by="test",
+    )
+    point = shapely.point_on_surface(villages.loc[big[1], "geometry"])
+    yield {
+        "app": app,
+        "renamed": renamed,
+        "clicked": clicked,
+        "clicked_name": villages.loc[big[1], "name"],
+        "point": (point.y, point.x),
+    }
+    close_store(app)
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    """The app served by waitress on a free local port (threads for two event streams)."""
+    from waitress import create_server
+
+    if "map_api" not in demo["app"].blueprints:
+        pytest.skip("the map's JSON API (blueprint map_api) is not registered")
+    server = create_server(demo["app"], host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright; skipped where either is missing."""
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
+    from geoapp.assets import vendor_installed
+
+    assert vendor_installed(), "front-end assets missing: run scripts/setup.sh (npm ci)"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watch:
+    """A page whose requests stay on this machine and whose errors are collected."""
+
+    def __init__(self, browser, locale: str = "id-ID"):
+        self.context = browser.new_context(locale=locale, viewport={"width": 1300, "height": 850})
+        self.page = self.context.new_page()
+        self.requested: list[str] = []
+        self.blocked: list[str] = []
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        self.tiles: list[tuple[int, int]] = []
+        self.page.route("**/*", self._guard)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("response", self._response)
+
+    def _guard(self, route):
+        url = route.request.url
+        self.requested.append(url)
+        if urlsplit(url).hostname != "127.0.0.1":
+            self.blocked.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def _console(self, message):
+        # Chromium asks every site for /favicon.ico; the app has none.
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            self.problems.append(message.text)
+
+    def _response(self, response):
+        if "/tiles/villages/" in response.url:
+            size = int(response.headers.get("content-length") or 0)
+            self.tiles.append((response.status, response.headers.get("content-type"), size))
+
+    def open(self, url: str):
+        response = self.page.goto(url)
+        assert response.status == 200
+        self.page.wait_for_selector("#map-page[data-ready='1']", state="attached")
+        return response
+
+    def js(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def check_clean(self):
+        assert self.blocked == []
+        assert self.requested
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in self.requested)
+        assert self.problems == []
+        assert self.dialogs == []
+
+
+def until_villages_drawn(watch: Watch, view: tuple[float, float, int] | None = None) -> None:
+    """Move the map (optional) and wait until every village tile in view has loaded."""
+    watch.js(
+        """([view]) => new Promise((done) => {
+            const layer = window.JangkauMap.layers.villages;
+            if (!view && !layer.isLoading()) { done(); return; }
+            layer.once('load', () => done());
+            if (view) {
+                window.JangkauMap.map.setView([view[0], view[1]], view[2], {animate: false});
+            }
+        })""",
+        [list(view) if view else None],
+    )
+
+
+def test_map_loads_tiles_and_explains_a_clicked_village(browser, server, demo, tmp_path):
+    from babel.numbers import format_decimal
+
+    watch = Watch(browser)
+    watch.open(f"{server}/workspaces/merangin/map?lang=id&layers=villages")
+    until_villages_drawn(watch)
+    # tiles came from this app as Mapbox Vector Tiles, some with villages in them
+    assert watch.tiles
+    assert {status for status, _, _ in watch.tiles} <= {200, 304}
+    assert {kind for status, kind, _ in watch.tiles if status == 200} == {"application/x-protobuf"}
+    assert any(size > 0 for _, _, size in watch.tiles)
+    # the legend shows the run's classes in Indonesian
+    assert "Kebutuhan sangat tinggi" in watch.page.inner_text(".map-legend")
+
+    lat, lon = demo["point"]
+    until_villages_drawn(watch, (lat, lon, 12))
+    box = watch.page.locator(".folium-map").bounding_box()
+    with watch.page.expect_response(
+        lambda r: "/villages/" in r.url and "/tiles/" not in r.url
+    ) as r:
+        watch.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    detail = r.value.json()
+    assert detail["kode"] == demo["clicked"]
+    panel = watch.page.locator("#village-panel")
+    panel.wait_for(state="visible")
+    assert watch.page.inner_text("#village-name") == demo["clicked_name"]
+    facts = watch.page.inner_text("#village-facts")
+    assert demo["clicked"] in facts
+    score = format_decimal(detail["score"], format="0.0", locale="id")
+    assert f"{score} / 100" in facts  # Indonesian decimal comma
+    rows = watch.page.locator("#village-indicators tbody tr")
+    assert rows.count() == len(detail["indicators"])
+    first = detail["indicators"][0]
+    assert rows.first.get_attribute("data-indicator") == first["id"]
+    points = format_decimal(first["contribution"], format="0.0", locale="id")
+    assert rows.first.locator("td").nth(2).inner_text() == points
+
+    # a village whose name is a script is shown as text, found by its code
+    watch.page.fill("#search-input", demo["renamed"])
+    result = watch.page.locator(f"button.search-result[data-kode='{demo['renamed']}']")
+    result.click()
+    watch.page.wait_for_function(
+        "(k) => document.getElementById('village-panel').dataset.kode === k", arg=demo["renamed"]
+    )
+    assert watch.page.inner_text("#village-name") == SCRIPT_NAME
+    assert watch.page.locator("#village-panel script").count() == 0
+    watch.page.screenshot(path=str(tmp_path / "map.png"))
+    watch.check_clean()
+    watch.context.close()
+
+
+def test_layers_toggle_and_the_url_keeps_the_view(browser, server):
+    watch = Watch(browser)
+    watch.open(f"{server}/workspaces/merangin/map?lang=id&layers=villages,kecamatan")
+    control = watch.page.locator(".leaflet-control-layers-overlays label")
+    needs = control.filter(has_text="Kebutuhan").first
+    with watch.page.expect_response(lambda r: "/points/needs" in r.url):
+        needs.locator("input").check()
+    watch.page.wait_for_function("() => window.JangkauMap.layers.needs.getLayers().length > 0")
+    watch.page.wait_for_function("() => location.search.includes('needs')")
+    query = parse_qs(urlsplit(watch.js("() => location.href")).query)
+    assert query["layers"] == ["villages,kecamatan,needs"]
+    villages = control.filter(has_text="Desa/Kelurahan").first.locator("input")
+    villages.uncheck()
+    shown = "() => window.JangkauMap.map.hasLayer(window.JangkauMap.layers.villages)"
+    assert watch.js(shown) is False
+    watch.page.wait_for_function("() => !location.search.includes('villages')")
+
+    # the view goes into the URL; opening that URL restores it
+    watch.js("() => window.JangkauMap.map.setView([-2.2, 102.1], 11, {animate: false})")
+    watch.page.wait_for_function("() => new URLSearchParams(location.search).get('z') === '11'")
+    permalink = watch.js("() => location.href")
+    query = parse_qs(urlsplit(permalink).query)
+    assert query["lat"] == ["-2.20000"]
+    assert query["lon"] == ["102.10000"]
+    assert query["layers"] == ["kecamatan,needs"]
+    again = Watch(browser)
+    again.open(permalink)
+    state = again.js("() => window.JangkauMap.state()")
+    assert state["view"]["zoom"] == 11
+    assert state["view"]["center"] == pytest.approx([-2.2, 102.1], abs=1e-4)
+    assert state["layers"] == ["kecamatan", "needs"]
+
+    # the language switch keeps the view and changes the page's words
+    assert "Lapisan" not in again.page.inner_text(".leaflet-control-layers")
+    assert "Kebutuhan" in again.page.inner_text(".leaflet-control-layers")
+    again.page.click("a[data-lang='en']")
+    again.page.wait_for_selector("#map-page[data-ready='1']", state="attached")
+    assert again.page.locator("html").get_attribute("lang") == "en"
+    assert "Needs" in again.page.inner_text(".leaflet-control-layers")
+    assert "Kecamatan outlines" in again.page.inner_text(".leaflet-control-layers")
+    assert again.page.inner_text("#profile-select option[selected]") == "Health access"
+    query = parse_qs(urlsplit(again.js("() => location.href")).query)
+    assert query["z"] == ["11"]
+    assert query["layers"] == ["kecamatan,needs"]
+    watch.check_clean()
+    again.check_clean()
+    watch.context.close()
+    again.context.close()
+
+
+def test_a_note_drawn_in_one_browser_appears_in_another_without_reload(browser, server):
+    viewer = Watch(browser)
+    viewer.open(f"{server}/workspaces/merangin/map?lang=en&layers=villages,annotations")
+    author = Watch(browser)
+    author.open(f"{server}/workspaces/merangin/map?lang=en&layers=villages,annotations")
+    page = author.page
+    page.fill("#author-input", "Ani <b>")
+    page.click(".leaflet-pm-icon-marker")
+    box = page.locator(".folium-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
+    page.locator("#annotation-form").wait_for(state="visible")
+    note = "Jalan rusak <img src=x onerror=alert(1)>"
+    page.fill("#annotation-note", note)
+    with page.expect_response(
+        lambda r: r.url.endswith("/annotations") and r.request.method == "POST"
+    ) as r:
+        page.click("#annotation-save")
+    assert r.value.status == 201
+    saved = r.value.json()
+    assert saved["note"] == note
+    assert saved["geometry"]["type"] == "Point"
+    assert page.locator("#annotation-form").is_hidden()
+
+    # the other browser shows it within a few seconds, as text
+    viewer.page.wait_for_function(
+        "(id) => window.JangkauMap.annotationIds().includes(id)", arg=saved["id"], timeout=8_000
+    )
+    shown = viewer.js(
+        """(id) => {
+            const group = window.JangkauMap.layers.annotations;
+            const layer = group.getLayers().find((l) => l.annotationId === id);
+            layer.openPopup();
+            layer.openTooltip();
+            return document.querySelector('.leaflet-popup-content').innerText
+                + ' | ' + document.querySelector('.leaflet-tooltip').innerText;
+        }""",
+        saved["id"],
+    )
+    assert note in shown
+    assert "Ani <b>" in shown
+    assert shown.count(note) == 2  # in the popup and in the tooltip
+    assert viewer.page.locator(".leaflet-popup-content img, .leaflet-tooltip img").count() == 0
+
+    # a line posted through the page's own interface arrives the same way
+    line = {"type": "LineString", "coordinates": [[102.0, -2.1], [102.1, -2.15]]}
+    second = author.js(
+        "([g]) => window.JangkauMap.postAnnotation(g, 'Rute survei', 'Budi')", [line]
+    )
+    viewer.page.wait_for_function(
+        "(id) => window.JangkauMap.annotationIds().includes(id)", arg=second["id"], timeout=8_000
+    )
+
+    # presenter mode: the follower's map goes where the presenter's goes
+    viewer.page.check("#follow-toggle")
+    page.click("#present-toggle")
+    author.js("() => window.JangkauMap.map.setView([-2.05, 102.3], 12, {animate: false})")
+    viewer.page.wait_for_function(
+        "() => { const v = window.JangkauMap.state().view;"
+        " return v.zoom === 12 && Math.abs(v.center[0] + 2.05) < 1e-3"
+        " && Math.abs(v.center[1] - 102.3) < 1e-3; }",
+        timeout=8_000,
+    )
+    viewer.check_clean()
+    author.check_clean()
+    viewer.context.close()
+    author.context.close()
