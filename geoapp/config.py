@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_WORKSPACE": "default",
     "REPORT_PAGE_SIZE": 500,
     "BASEMAP": "none",
+    "BASEMAP_MBTILES": "",
 }
 
 #: Environment variables read outside the app configuration (documented with the others).
@@ -68,8 +69,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return out
 
 
-#: Background maps the map page can show: none (works offline) or OpenStreetMap (online).
-BASEMAP_CHOICES = ("none", "osm")
+#: Background maps the map page can show: none, OpenStreetMap (online), a local MBTiles file.
+BASEMAP_CHOICES = ("none", "osm", "mbtiles")
 
 
 def check(config: Mapping[str, Any]) -> None:
@@ -83,6 +84,8 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"BASEMAP must be one of {', '.join(BASEMAP_CHOICES)}, not {config['BASEMAP']!r}"
         )
+    if config.get("BASEMAP") == "mbtiles" and not config.get("BASEMAP_MBTILES"):
+        raise ConfigError("BASEMAP = 'mbtiles' needs BASEMAP_MBTILES, the path of the file")
     size = config["REPORT_PAGE_SIZE"]
     if not isinstance(size, int) or size < 1:
         raise ConfigError(f"REPORT_PAGE_SIZE must be a whole number of 1 or more, not {size!r}")

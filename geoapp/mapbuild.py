@@ -474,11 +474,28 @@ def inline_script_hashes(page: str) -> list[str]:
     return out
 
 
-def basemap_config(setting: str) -> dict[str, Any]:
-    """The basemap of the ``BASEMAP`` setting (``"none"`` or ``"osm"``)."""
+def basemap_config(
+    setting: str, *, local_url: str | None = None, attribution: str = "", max_zoom: int = 19
+) -> dict[str, Any]:
+    """The basemap of the ``BASEMAP`` setting: ``"none"``, ``"osm"`` or ``"mbtiles"``.
+
+    ``"mbtiles"`` is a local file served by the app itself at ``local_url`` (with
+    ``{z}``, ``{x}``, ``{y}``): a background map that works with the network cut.
+    """
     key = (setting or "none").strip().lower()
+    if key == "mbtiles":
+        if not local_url:
+            raise ValueError("the mbtiles basemap needs the app's URL of its tiles")
+        return {
+            "kind": "tiles",
+            "url": local_url,
+            "origin": None,
+            "attribution": attribution,
+            "max_zoom": max_zoom,
+        }
     if key not in BASEMAPS:
-        raise ValueError(f"BASEMAP must be one of {', '.join(BASEMAPS)}, not {setting!r}")
+        choices = ", ".join([*BASEMAPS, "mbtiles"])
+        raise ValueError(f"BASEMAP must be one of {choices}, not {setting!r}")
     return dict(BASEMAPS[key])
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every blueprint on ``app``."""
     from geoapp.views.api import bp as api
+    from geoapp.views.basemap import bp as basemap
     from geoapp.views.map_api import bp as map_api
     from geoapp.views.map_page import bp as map_page
     from geoapp.views.pages import bp as pages
@@ -16,3 +17,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(map_api)
     app.register_blueprint(map_page)
+    app.register_blueprint(basemap)

@@ -150,6 +150,22 @@ def content_security_policy(page: str, basemap: dict[str, Any]) -> str:
     return "; ".join(" ".join([name, *values]) for name, values in directives.items())
 
 
+def basemap_for(app) -> dict[str, Any]:
+    """The configured basemap; a local MBTiles file is served by the ``basemap`` route."""
+    setting = app.config.get("BASEMAP", "none")
+    if setting != "mbtiles":
+        return mapbuild.basemap_config(setting)
+    from geoapp.views.basemap import mbtiles
+
+    source = mbtiles(app)
+    return mapbuild.basemap_config(
+        "mbtiles",
+        local_url=url_for("basemap.tile", z=0, x=0, y=0).replace("/0/0/0", "/{z}/{x}/{y}"),
+        attribution=source.attribution,
+        max_zoom=source.zooms[1],
+    )
+
+
 @bp.get("/workspaces/<workspace>/map")
 def map_page(workspace: str) -> Response:
     """Show the workspace's map in the view the URL describes."""
@@ -158,7 +174,7 @@ def map_page(workspace: str) -> Response:
         data = mapbuild.map_page_data(
             get_store(), workspace, view["profile"], view["indicator"], gettext
         )
-        basemap = mapbuild.basemap_config(current_app.config.get("BASEMAP", "none"))
+        basemap = basemap_for(current_app)
     except InputError as exc:
         raise BadRequestError(exc.template, details={"reason": str(exc)}, **exc.params) from None
     lang = str(get_locale() or current_app.config["DEFAULT_LOCALE"])
