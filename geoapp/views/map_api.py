@@ -103,8 +103,14 @@ def village_tile(workspace: str, z: int, x: int, y: int):
         y,
         cache_dir=Path(current_app.instance_path) / "tiles",
     )
-    response = Response(tile.data, mimetype="application/x-protobuf")
-    response.set_etag(tile.etag)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(tile.gzipped, mimetype="application/x-protobuf")
+        response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(tile.etag + "-gz")
+    else:
+        response = Response(tile.data, mimetype="application/x-protobuf")
+        response.set_etag(tile.etag)
+    response.vary.add("Accept-Encoding")
     if request.args.get("v") == tile.version:  # the URL changes with the data
         response.headers["Cache-Control"] = f"public, max-age={TILE_MAX_AGE}, immutable"
     else:

@@ -11,6 +11,7 @@ grey (:data:`NO_DATA_COLOUR`).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections.abc import Callable
@@ -374,8 +375,9 @@ class Tile:
 
     Attributes
     ----------
-    data : bytes
-        Mapbox Vector Tile (``b""`` for an empty tile).
+    gzipped : bytes
+        The Mapbox Vector Tile, gzip-compressed (:attr:`data` is the tile itself; ``b""``
+        for an empty tile).
     key : str
         The data's cache key (:attr:`MapValues.key`).
     version : str
@@ -384,10 +386,15 @@ class Tile:
         Identifies this tile of this data.
     """
 
-    data: bytes
+    gzipped: bytes
     key: str
     version: str
     etag: str
+
+    @property
+    def data(self) -> bytes:
+        """The Mapbox Vector Tile itself."""
+        return gzip.decompress(self.gzipped)
 
 
 _TILE_CACHES: dict[str, TileCache] = {}
@@ -459,8 +466,16 @@ def village_tile(
 
     check_tile(z, x, y)
     values = map_values(store, workspace, profile, indicator)
-    data = tile_cache(cache_dir).get(
-        values.key, z, x, y, lambda: village_tiles(store, workspace, values).tile(z, x, y)
+    # Kept gzipped: low-zoom tiles over dense areas run to hundreds of kB, and a slow office
+    # link pays for every byte; almost every client takes gzip as it is.
+    packed = tile_cache(cache_dir).get(
+        values.key,
+        z,
+        x,
+        y,
+        lambda: gzip.compress(
+            village_tiles(store, workspace, values).tile(z, x, y), compresslevel=1, mtime=0
+        ),
     )
     etag = hashlib.sha256(f"{values.key}|{z}/{x}/{y}".encode()).hexdigest()[:24]
-    return Tile(data=data, key=values.key, version=values.version, etag=etag)
+    return Tile(gzipped=packed, key=values.key, version=values.version, etag=etag)

@@ -151,6 +151,20 @@ def test_a_tile_decodes_and_a_second_answer_is_the_same(client):
     assert list((Path(client.application.instance_path) / "tiles").rglob("*.pbf"))
 
 
+def test_a_tile_goes_gzipped_to_clients_that_take_gzip(client):
+    import gzip
+
+    plain = client.get(tile_url())
+    packed = client.get(tile_url(), headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert "Content-Encoding" not in plain.headers
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data)
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+
+
 def test_a_tile_url_naming_the_data_version_is_cached_for_long(client):
     pytest.importorskip("layers.tiles")
     version = client.get(f"{BASE}/map/values?profile=musrenbang").get_json()["version"]
