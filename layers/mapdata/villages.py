@@ -232,7 +232,20 @@ def village_detail(
             for n in explanation.left_out
         ],
         **_village_counts(store, workspace, run, kode),
+        "notes": _village_notes(store, workspace, kode),
     }
+
+
+#: Most notes a village's detail lists (newest first).
+MAX_VILLAGE_NOTES = 20
+
+
+def _village_notes(store: Store, workspace: str, kode: str) -> list[dict[str, Any]]:
+    """The notes drawn on the map for this village (newest first)."""
+    from layers.mapdata.shared import list_annotations
+
+    mine = [a for a in list_annotations(store, workspace) if a.get("kode") == kode]
+    return mine[::-1][:MAX_VILLAGE_NOTES]
 
 
 # --- search ------------------------------------------------------------------------------

@@ -865,3 +865,15 @@ def test_village_tiles_carry_the_values(workspace, tmp_path):
         mapdata.village_tile(store, WS, "musrenbang", None, 23, 0, 0)
     with pytest.raises(InputError):
         mapdata.village_tile(store, WS, "musrenbang", None, 3, 8, 0)
+
+
+def test_village_detail_lists_the_notes_kept_with_the_village(workspace):
+    store, _refs = workspace
+    point = {"type": "Point", "coordinates": [102.51, -2.01]}
+    mapdata.add_annotation(store, WS, point, "Jalan banjir saat hujan", "ani", kode=KODES[0])
+    mapdata.add_annotation(store, WS, point, "Usul lokasi posyandu", "budi", kode=KODES[0])
+    mapdata.add_annotation(store, WS, point, "Catatan umum", "cici")
+    mine = mapdata.village_detail(store, WS, "musrenbang", KODES[0])["notes"]
+    assert [n["note"] for n in mine] == ["Usul lokasi posyandu", "Jalan banjir saat hujan"]
+    assert [n["author"] for n in mine] == ["budi", "ani"]
+    assert mapdata.village_detail(store, WS, "musrenbang", KODES[1])["notes"] == []

@@ -378,6 +378,18 @@
       row.appendChild(el("td", "num", points));
       body.appendChild(row);
     });
+    var notes = document.getElementById("village-notes");
+    clear(notes);
+    (detail.notes || []).forEach(function (item) {
+      var li = el("li");
+      li.appendChild(el("span", null, item.note));
+      var when = String(item.created_at || "").slice(0, 10);
+      li.appendChild(el("span", "muted", " (" + text(T.note_by, {author: item.author || "", date: when}) + ")"));
+      notes.appendChild(li);
+    });
+    if (!(detail.notes || []).length) {
+      notes.appendChild(el("li", "muted", T.no_notes));
+    }
     panel.hidden = false;
     panel.setAttribute("data-kode", detail.kode);
   }
