@@ -24,14 +24,12 @@ What was done, and every row that could not be used, is recorded in ``.method``.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -44,7 +42,26 @@ from scipy.spatial import cKDTree
 
 from layers.crs import metric_crs
 from layers.errors import N_, InputError, fill
-from layers.placement import place_points
+from layers.indicator_inputs import (
+    check_vocabulary,
+    crs_of,
+    projected_points,
+    require_columns,
+    text_codes,
+    village_positions,
+)
+from layers.indicator_settings import (
+    ADDRESSED_STATUSES,
+    DEFAULT_STANDARDS_M,
+    OPEN_STATUSES,
+    PERIOD_COLUMNS,
+    RASTER_COVERAGE,
+    SENTINELS,
+    STANDARD_BASIS,
+    IndicatorSettings,
+    as_metric_crs,
+    podes_distance_columns,
+)
 from layers.schema import (
     FACILITY_TYPE_LABELS,
     FACILITY_TYPES,
@@ -75,44 +92,6 @@ __all__ = [
     "villages_on_raster",
 ]
 
-#: Standard distance (metres) per facility type: people farther away count as beyond it.
-DEFAULT_STANDARDS_M: dict[str, float] = {
-    "posyandu": 2_000.0,
-    "poskesdes": 3_000.0,
-    "pustu": 3_000.0,
-    "puskesmas": 5_000.0,
-    "hospital": 25_000.0,
-    "paud": 1_000.0,
-    "sd": 3_000.0,
-    "smp": 6_000.0,
-    "sma": 10_000.0,
-    "water_point": 500.0,
-}
-
-#: What each default standard rests on (shown in the documentation and the method).
-STANDARD_BASIS: dict[str, str] = {
-    "posyandu": "project default, to be agreed locally (one posyandu per dusun/RW)",
-    "poskesdes": "project default, to be agreed locally (one poskesdes per desa)",
-    "pustu": "project default, to be agreed locally",
-    "puskesmas": "project default, to be agreed locally",
-    "hospital": "project default, to be agreed locally",
-    "paud": "project default, to be agreed locally",
-    "sd": "Permendiknas 24/2007: at most 3 km walking for pupils of a settlement",
-    "smp": "Permendiknas 24/2007: at most 6 km walking for pupils of a settlement",
-    "sma": "project default (in 2018 the education ministry described 9-10 km as the usual "
-    "zoning radius for SMA/SMK, not a regulation)",
-    "water_point": "Sphere humanitarian standard: at most 500 m to the nearest water point",
-}
-
-#: Need statuses counted as open and as addressed.
-OPEN_STATUSES: tuple[str, ...] = ("open", "verified", "in_progress")
-ADDRESSED_STATUSES: tuple[str, ...] = ("addressed", "closed")
-#: Period columns of long indicator tables (the latest period per village is used).
-PERIOD_COLUMNS: tuple[str, ...] = ("tahun", "year", "periode", "period")
-#: PODES codes for "very far / unknown" in distance columns (never a real distance).
-SENTINELS: tuple[float, ...] = (99.9, 99.0)
-#: Villages whose area lies on the raster at least this much use the raster's people.
-RASTER_COVERAGE = 0.99
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 #: Table columns that identify rather than measure (``id_kecamatan``, ``kode_bps``): no indicator.
 IDENTIFIER_COLUMNS = re.compile(r"(id|kode|kd)(_.*)?", re.IGNORECASE)
@@ -146,315 +125,6 @@ GROUPS = {"population_raster": "population", "needs_open": "needs", "needs_addre
 
 def _note(template: str, **params: Any) -> dict[str, Any]:
     return {"template": template, "params": params}
-
-
-def _metric(value: Any) -> pyproj.CRS:
-    try:
-        crs = pyproj.CRS.from_user_input(value)
-    except pyproj.exceptions.CRSError as exc:
-        raise InputError(
-            N_("%(crs)r is not a coordinate reference system: %(reason)s"),
-            params={"crs": str(value), "reason": str(exc)},
-        ) from exc
-    units = {a.unit_name for a in crs.axis_info}
-    if not crs.is_projected or not units <= {"metre", "meter"}:
-        raise InputError(
-            N_(
-                "the CRS %(crs)s does not measure in metres; "
-                "choose a projected CRS such as a UTM zone"
-            ),
-            params={"crs": str(value)},
-        )
-    return crs
-
-
-@dataclass(frozen=True)
-class IndicatorSettings:
-    """Choices behind the indicators.
-
-    Parameters
-    ----------
-    standards_m : dict
-        Standard distance in metres per facility type (:data:`DEFAULT_STANDARDS_M`, whose
-        basis is in :data:`STANDARD_BASIS`). A type without a standard gets no
-        ``share_beyond`` column. The dict replaces the defaults: to change one, pass
-        ``{**DEFAULT_STANDARDS_M, "puskesmas": 3000.0}``.
-    half_life_days : float, optional
-        Recency decay of needs: a need reported ``age`` days before ``as_of`` weighs
-        ``severity * 0.5 ** (age / half_life_days)``. None: no decay.
-    as_of : datetime.date, optional
-        The date the indicators describe (default: today). Needs reported after it are
-        left out and counted.
-    types : tuple of str, optional
-        Facility types to compute (default: the types present in the facilities).
-    crs : str, optional
-        Metric CRS for distances (default: :func:`layers.crs.metric_crs` of the villages).
-    include_addressed : bool
-        Count addressed and closed needs in ``needs__*`` and the weighted needs too
-        (default False: those measure what is still unmet).
-    distance_columns : tuple of str
-        Indicator-table columns holding PODES distances besides those whose name
-        contains ``jarak`` (e.g. PODES variable codes such as ``r502ck3``), matched
-        without regard to case; their 99.9 and 99 become NaN.
-
-    Raises
-    ------
-    InputError
-        For an unknown facility type, a distance that is not a positive number, a
-        half-life that is not positive, a date that is not a date, or a CRS that does not
-        measure in metres.
-    """
-
-    standards_m: dict[str, float] = field(
-        default_factory=lambda: dict(DEFAULT_STANDARDS_M), hash=False
-    )
-    half_life_days: float | None = None
-    as_of: date | None = None
-    types: tuple[str, ...] | None = None
-    crs: str | None = None
-    include_addressed: bool = False
-    distance_columns: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        allowed = ", ".join(FACILITY_TYPES)
-        if not isinstance(self.standards_m, Mapping):
-            raise InputError(
-                N_("standard distances must map a facility type to metres, got %(value)r"),
-                params={"value": self.standards_m},
-            )
-        standards = {}
-        for key, value in self.standards_m.items():
-            if key not in FACILITY_TYPES:
-                raise InputError(
-                    N_("%(type)r is not a facility type; use one of %(allowed)s"),
-                    params={"type": key, "allowed": allowed},
-                )
-            ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-                raise InputError(
-                    N_(
-                        "the standard distance for %(type)s must be a positive number of metres, "
-                        "got %(value)r"
-                    ),
-                    params={"type": key, "value": value},
-                )
-            standards[key] = float(value)
-        object.__setattr__(self, "standards_m", standards)
-        if self.half_life_days is not None:
-            h = self.half_life_days
-            ok = isinstance(h, int | float | np.number) and not isinstance(h, bool)
-            if not ok or not math.isfinite(float(h)) or float(h) <= 0:
-                raise InputError(
-                    N_("the half-life of needs must be a positive number of days, got %(value)r"),
-                    params={"value": h},
-                )
-            object.__setattr__(self, "half_life_days", float(h))
-        if self.as_of is not None:
-            if isinstance(self.as_of, datetime):
-                object.__setattr__(self, "as_of", self.as_of.date())
-            elif not isinstance(self.as_of, date):
-                raise InputError(
-                    N_("the reference date must be a date, got %(value)r"),
-                    params={"value": self.as_of},
-                )
-        if self.types is not None:
-            types = (self.types,) if isinstance(self.types, str) else tuple(self.types)
-            if not types:
-                raise InputError(N_("give at least one facility type, or none for all present"))
-            for t in types:
-                if t not in FACILITY_TYPES:
-                    raise InputError(
-                        N_("%(type)r is not a facility type; use one of %(allowed)s"),
-                        params={"type": t, "allowed": allowed},
-                    )
-            object.__setattr__(self, "types", tuple(dict.fromkeys(types)))
-        if self.crs is not None:
-            _metric(self.crs)
-        if not isinstance(self.include_addressed, bool):
-            raise InputError(
-                N_("include_addressed must be true or false, got %(value)r"),
-                params={"value": self.include_addressed},
-            )
-        columns = (
-            (self.distance_columns,)
-            if isinstance(self.distance_columns, str)
-            else tuple(self.distance_columns)
-        )
-        if not all(isinstance(c, str) and c for c in columns):
-            raise InputError(
-                N_("distance columns must be column names, got %(value)r"),
-                params={"value": self.distance_columns},
-            )
-        object.__setattr__(self, "distance_columns", columns)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as plain JSON-friendly data."""
-        out = asdict(self)
-        out["as_of"] = None if self.as_of is None else self.as_of.isoformat()
-        out["types"] = None if self.types is None else list(self.types)
-        out["distance_columns"] = list(self.distance_columns)
-        return out
-
-
-def podes_distance_columns(dictionary: pd.DataFrame) -> tuple[str, ...]:
-    """PODES variables that hold distances, from a variable dictionary.
-
-    PODES names its variables by code (``R502CK3``); the dictionary's label says which
-    are distances ("Jarak(km)"). Pass the result as
-    :attr:`IndicatorSettings.distance_columns` so their 99.9 and 99 become NaN.
-
-    Parameters
-    ----------
-    dictionary : pandas.DataFrame
-        Columns ``variable`` and ``label`` (as ``podes2019_dictionary.csv``).
-
-    Returns
-    -------
-    tuple of str
-        The variables whose label mentions ``jarak``, as the dictionary writes them.
-    """
-    if not isinstance(dictionary, pd.DataFrame):
-        raise ValueError(f"dictionary must be a DataFrame, not {type(dictionary).__name__}")
-    _require(dictionary, "PODES dictionary", ("variable", "label"))
-    labels = dictionary["label"].astype(str).str.lower()
-    return tuple(dictionary.loc[labels.str.contains("jarak"), "variable"].astype(str))
-
-
-# --- input checks ----------------------------------------------------------------------
-
-
-def _require(frame: pd.DataFrame, layer: str, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(
-            N_("the %(layer)s layer lacks the column(s) %(missing)s; it has: %(found)s"),
-            params={
-                "layer": layer,
-                "missing": ", ".join(missing),
-                "found": ", ".join(map(str, frame.columns)),
-            },
-        )
-
-
-def _codes(series: pd.Series, layer: str, *, required: bool) -> pd.Series:
-    """The codes, checked to be text (missing allowed unless ``required``)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    missing = series.isna()
-    kind = pd.api.types.infer_dtype(series, skipna=True)
-    if kind not in ("string", "empty") and not missing.all():
-        raise InputError(
-            N_(
-                "village codes in the %(layer)s layer must be text with their leading zeros "
-                "(e.g. '15.02.01.2001'), found %(kind)s values"
-            ),
-            column="kode",
-            params={"layer": layer, "kind": kind},
-        )
-    if required and missing.any():
-        raise InputError(
-            N_("%(count)s rows of the %(layer)s layer have no village code"),
-            column="kode",
-            params={"count": int(missing.sum()), "layer": layer},
-        )
-    return series
-
-
-def _crs_of(frame: pd.DataFrame, layer: str) -> pyproj.CRS | None:
-    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:
-        return None
-    geoms = frame.geometry.to_numpy()
-    if frame.crs is None and not shapely.is_missing(geoms).all():
-        raise InputError(
-            N_(
-                "the %(layer)s layer has no coordinate reference system; "
-                "set one (EPSG:4326 as stored)"
-            ),
-            params={"layer": layer},
-        )
-    return frame.crs
-
-
-def _points(frame: pd.DataFrame, layer: str, target: pyproj.CRS) -> np.ndarray:
-    """Point geometries in ``target`` (None where missing), checked to be points."""
-    if _crs_of(frame, layer) is None:
-        return np.full(len(frame), None, dtype=object)
-    geoms = frame.geometry
-    if frame.crs != target:
-        geoms = geoms.to_crs(target)
-    geoms = geoms.to_numpy()
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    kinds = shapely.get_type_id(geoms[present])
-    if (kinds != shapely.GeometryType.POINT).any():
-        found = sorted({shapely.GeometryType(k).name.title() for k in np.unique(kinds)})
-        raise InputError(
-            N_("the %(layer)s layer must hold points, found %(found)s"),
-            params={"layer": layer, "found": ", ".join(found)},
-        )
-    geoms = geoms.copy()
-    geoms[~present] = None
-    return geoms
-
-
-def _vocabulary(series: pd.Series, allowed: tuple[str, ...], layer: str, column: str) -> None:
-    missing = series.isna()
-    if missing.any() and column != "status":
-        raise InputError(
-            N_("%(count)s rows of the %(layer)s layer have no %(column)s"),
-            column=column,
-            params={"count": int(missing.sum()), "layer": layer, "column": column},
-        )
-    bad = ~missing & ~series.isin(allowed)
-    if bad.any():
-        found = sorted({str(v) for v in series[bad].unique()[:100]})[:5]
-        raise InputError(
-            N_(
-                "unknown %(column)s value(s) %(found)s in the %(layer)s layer; "
-                "use one of %(allowed)s"
-            ),
-            column=column,
-            params={
-                "column": column,
-                "found": ", ".join(found),
-                "layer": layer,
-                "allowed": ", ".join(allowed),
-            },
-        )
-
-
-# --- placing rows in villages ----------------------------------------------------------
-
-
-def _positions(
-    codes: pd.Series | None, points: np.ndarray, index: pd.Index, villages: np.ndarray
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Village position per row: by its code when it has one, else by its point."""
-    n = len(points)
-    if codes is None:
-        has_code = np.zeros(n, dtype=bool)
-        pos = np.full(n, -1, dtype=np.int64)
-    else:
-        has_code = codes.notna().to_numpy()
-        pos = index.get_indexer(codes).astype(np.int64)
-        pos[~has_code] = -1
-    unknown = has_code & (pos < 0)
-    need_place = ~has_code & ~shapely.is_missing(points)
-    placed = np.zeros(n, dtype=bool)
-    if need_place.any():
-        where = np.flatnonzero(need_place)
-        found = place_points(points[where], villages, index.to_numpy()).village
-        pos[where] = found
-        placed[where[found >= 0]] = True
-    examples = [] if codes is None else sorted(codes[unknown].astype(str).unique()[:100])[:5]
-    stats = {
-        "rows": n,
-        "by_code": int((has_code & ~unknown).sum()),
-        "placed": int(placed.sum()),
-        "unplaced": int((~has_code & ~placed).sum()),
-        "unknown_code": int(unknown.sum()),
-        "unknown_code_examples": examples,
-    }
-    return pos, stats
 
 
 # --- the analysis ----------------------------------------------------------------------
@@ -581,7 +251,7 @@ class VillageIndicators:
             raise ValueError(f"settings must be IndicatorSettings, not {type(settings).__name__}")
         self._check_villages(villages)
         self.villages = villages
-        self.codes = _codes(villages["kode"], "villages", required=True).to_numpy(dtype=object)
+        self.codes = text_codes(villages["kode"], "villages", required=True).to_numpy(dtype=object)
         dup = pd.Index(self.codes).duplicated()
         if dup.any():
             shown = sorted(set(self.codes[dup]))[:5]
@@ -605,7 +275,7 @@ class VillageIndicators:
         self.zonal = zonal
         self.tables = self._check_tables(tables)
         self.versions = self._check_versions(versions)
-        self.crs = _metric(self.settings.crs) if self.settings.crs else metric_crs(villages)
+        self.crs = as_metric_crs(self.settings.crs) if self.settings.crs else metric_crs(villages)
         self.values: pd.DataFrame | None = None
         self.catalogue: pd.DataFrame | None = None
         self.method: dict[str, Any] = {}
@@ -618,7 +288,7 @@ class VillageIndicators:
             raise ValueError(f"villages must be a GeoDataFrame, not {type(villages).__name__}")
         if len(villages) == 0:
             raise InputError(N_("the villages layer has no rows"))
-        _require(villages, "villages", ("kode",))
+        require_columns(villages, "villages", ("kode",))
         if villages.crs is None:
             raise InputError(
                 N_(
@@ -659,14 +329,14 @@ class VillageIndicators:
             return None
         if not isinstance(facilities, gpd.GeoDataFrame):
             raise ValueError(f"facilities must be a GeoDataFrame, not {type(facilities).__name__}")
-        _require(facilities, "facilities", ("type",))
-        _vocabulary(facilities["type"], tuple(FACILITY_TYPES), "facilities", "type")
+        require_columns(facilities, "facilities", ("type",))
+        check_vocabulary(facilities["type"], tuple(FACILITY_TYPES), "facilities", "type")
         self._fac_codes = (
-            _codes(facilities["kode"], "facilities", required=False)
+            text_codes(facilities["kode"], "facilities", required=False)
             if "kode" in facilities.columns
             else None
         )
-        self._fac_points = _points(facilities, "facilities", self.villages.crs)
+        self._fac_points = projected_points(facilities, "facilities", self.villages.crs)
         return facilities
 
     def _check_needs(self, needs: Any) -> pd.DataFrame | None:
@@ -674,10 +344,10 @@ class VillageIndicators:
             return None
         if not isinstance(needs, pd.DataFrame):
             raise ValueError(f"needs must be a DataFrame, not {type(needs).__name__}")
-        _require(needs, "needs", ("category", "severity", "reported_date"))
-        _vocabulary(needs["category"], NEED_CATEGORIES, "needs", "category")
+        require_columns(needs, "needs", ("category", "severity", "reported_date"))
+        check_vocabulary(needs["category"], NEED_CATEGORIES, "needs", "category")
         if "status" in needs.columns:
-            _vocabulary(needs["status"], NEED_STATUSES, "needs", "status")
+            check_vocabulary(needs["status"], NEED_STATUSES, "needs", "status")
         severity = needs["severity"]
         if not pd.api.types.is_numeric_dtype(severity) or pd.api.types.is_bool_dtype(severity):
             raise InputError(
@@ -712,13 +382,13 @@ class VillageIndicators:
             dates = dates.dt.tz_localize(None)
         self._need_dates = dates.to_numpy().astype("datetime64[D]")
         self._need_codes = (
-            _codes(needs["kode"], "needs", required=False) if "kode" in needs.columns else None
+            text_codes(needs["kode"], "needs", required=False) if "kode" in needs.columns else None
         )
-        if self._need_codes is None and _crs_of(needs, "needs") is None:
+        if self._need_codes is None and crs_of(needs, "needs") is None:
             raise InputError(
                 N_("the needs layer has neither village codes (kode) nor point geometry"),
             )
-        self._need_points = _points(needs, "needs", self.villages.crs)
+        self._need_points = projected_points(needs, "needs", self.villages.crs)
         return needs
 
     @staticmethod
@@ -754,8 +424,8 @@ class VillageIndicators:
                 )
             if not isinstance(frame, pd.DataFrame):
                 raise ValueError(f"table {name!r} must be a DataFrame, not {type(frame).__name__}")
-            _require(frame, f"{name} table", ("kode",))
-            codes = _codes(frame["kode"], f"{name} table", required=False).dropna()
+            require_columns(frame, f"{name} table", ("kode",))
+            codes = text_codes(frame["kode"], f"{name} table", required=False).dropna()
             period = next((c for c in frame.columns if str(c).lower() in PERIOD_COLUMNS), None)
             dup = codes.duplicated()
             if period is None and dup.any():
@@ -943,7 +613,7 @@ class VillageIndicators:
         present = [t for t in FACILITY_TYPES if t in set(fac["type"].unique())]
         chosen = list(s.types) if s.types is not None else present
         points = self._fac_points
-        pos, stats = _positions(self._fac_codes, points, index, geoms)
+        pos, stats = village_positions(self._fac_codes, points, index, geoms)
         to_metric = pyproj.Transformer.from_crs(self.villages.crs, self.crs, always_xy=True)
         fx, fy = to_metric.transform(shapely.get_x(points), shapely.get_y(points))
         located = np.isfinite(fx) & np.isfinite(fy)
@@ -1027,7 +697,7 @@ class VillageIndicators:
         needs = self.needs
         s = self.settings
         n = len(index)
-        pos, stats = _positions(self._need_codes, self._need_points, index, geoms)
+        pos, stats = village_positions(self._need_codes, self._need_points, index, geoms)
         dates = self._need_dates
         undated = np.isnat(dates)
         age = (np.datetime64(as_of, "D") - dates).astype("timedelta64[D]").astype(np.float64)
