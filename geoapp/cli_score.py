@@ -6,6 +6,7 @@ Thin front doors onto :mod:`layers.score_run` (runs, saved profiles) and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -39,13 +40,13 @@ def _standards(values: tuple[str, ...]) -> dict[str, float] | None:
 
 
 def _number(value: float, decimals: int = 1) -> str:
+    """``value`` in the output language's number format (Babel: 1.234,5 in Indonesian)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    s = state()
-    text = f"{value:,.{decimals}f}"
-    if s.lang == "id":  # Indonesian: dot for thousands, comma for decimals
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return text
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=state().lang)
 
 
 def _value(raw: float, unit: str) -> str:
@@ -147,12 +148,7 @@ def score(
     if standards is not None:
         changes["standards_m"] = standards
     if changes:
-        settings = IndicatorSettings(
-            **{
-                **{k: getattr(settings, k) for k in IndicatorSettings.__dataclass_fields__},
-                **changes,
-            }
-        )
+        settings = dataclasses.replace(settings, **changes)
     run = run_score(
         s.store(),
         workspace,

@@ -18,6 +18,7 @@ numbers came out the same. Profiles a meeting agreed are saved as records too
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -491,7 +492,7 @@ def run_score(
         raise ValueError(f"profile must be a name or a ScoringProfile, not {type(profile)}")
     settings = IndicatorSettings() if settings is None else settings
     if settings.as_of is None:
-        settings = IndicatorSettings(**{**_fields(settings), "as_of": date.today()})
+        settings = dataclasses.replace(settings, as_of=date.today())
     run = _compute(
         store, workspace, chosen, ref, settings, None, reuse_zonal=reuse_zonal, keep=save
     )
@@ -502,10 +503,6 @@ def run_score(
     if save:
         _save(store, run, user=user, note=note)
     return run
-
-
-def _fields(settings: IndicatorSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in IndicatorSettings.__dataclass_fields__}
 
 
 def _save(store: Store, run: ScoreRun, *, user: str | None, note: str) -> None:
