@@ -172,6 +172,7 @@ def import_(
                 "unchanged": outcome.unchanged,
                 "dataset": dataset_json(outcome.version) if outcome.version else None,
                 "report": report_data(report, limit),
+                "notes": [note.to_dict() for note in outcome.notes],
             }
         )
     else:
@@ -180,6 +181,8 @@ def import_(
             click.echo(line)
         if outcome.stored and outcome.version is not None:
             click.echo(s._(N_("Stored %(ref)s."), ref=outcome.version.ref))
+            for note in outcome.notes:
+                click.echo(note.render(s._))
         elif outcome.unchanged and outcome.version is not None:
             click.echo(
                 s._(
@@ -371,3 +374,6 @@ def demo(workspace: str, user: str | None) -> None:
             workspace=workspace,
         )
     )
+    for outcome in outcomes:
+        for note in outcome.notes:
+            click.echo(note.render(s._))

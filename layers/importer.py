@@ -7,17 +7,16 @@ single transaction, so a refused or failed import leaves the store exactly as it
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from layers.codes import CodeBridge
-from layers.errors import N_, InputError, NotFoundError
+from layers.errors import N_, InputError, Note, NotFoundError
 from layers.io import RawLayer, read_layer
 from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
@@ -25,9 +24,20 @@ from layers.schema import IMPORT_KINDS
 from layers.storage.base import DatasetVersion, Store
 from layers.validate import CODE_SYSTEMS, ImportResult, validate_layer
 
-__all__ = ["IMPORT_KINDS", "ImportOutcome", "check_file", "import_into_store"]
+__all__ = ["IMPORT_KINDS", "ImportNote", "ImportOutcome", "check_file", "import_into_store"]
 
 VILLAGES_DATASET = "villages"
+
+
+class ImportNote(Note):
+    """Something an import noticed after storing the version."""
+
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "zonal_failed": N_(
+            "the population raster could not be shared among the villages now "
+            "(%(reason)s); each score run will do it instead"
+        ),
+    }
 
 
 @dataclass
@@ -44,6 +54,11 @@ class ImportOutcome:
         True when a new version was written.
     unchanged : bool
         True when the same file, with the same options, is already the latest version.
+    result : ImportResult or RasterResult or None
+        The validation result (the canonical data and its report).
+    notes : list of ImportNote
+        What happened after the version was stored that the user should know (the
+        population raster could not be shared among the villages, ...).
     """
 
     version: DatasetVersion | None
@@ -51,6 +66,7 @@ class ImportOutcome:
     stored: bool
     unchanged: bool = False
     result: ImportResult | RasterResult | None = None
+    notes: list[ImportNote] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -276,8 +292,8 @@ def import_into_store(
             created_by=user,
             note=note,
         )
-        _prepare_zonal(store, workspace, dataset)
-        return ImportOutcome(version, report, stored=True, result=result)
+        notes = _prepare_zonal(store, workspace, dataset)
+        return ImportOutcome(version, report, stored=True, result=result, notes=notes)
     version = store.put_dataset(
         workspace,
         kind,
@@ -289,25 +305,28 @@ def import_into_store(
         created_by=user,
         note=note,
     )
-    if kind == "villages":
-        _prepare_zonal(store, workspace, dataset)
-    return ImportOutcome(version, report, stored=True, result=result)
+    notes = _prepare_zonal(store, workspace, dataset) if kind == "villages" else []
+    return ImportOutcome(version, report, stored=True, result=result, notes=notes)
 
 
-def _prepare_zonal(store: Store, workspace: str, dataset: str) -> None:
+def _prepare_zonal(store: Store, workspace: str, dataset: str) -> list[Note]:
     """Share the population raster among the villages now, once, for every later score run.
 
     Only for the workspace's own ``villages`` and ``population`` datasets, and only when
-    both exist. A failure here leaves the import as it is: the score run computes it then.
+    both exist. A failure here leaves the stored version as it is (the score run computes
+    the shares then) and is returned as a note, so the user learns why.
     """
     if dataset not in (VILLAGES_DATASET, "population"):
-        return
+        return []
     if not (
         _has_dataset(store, workspace, VILLAGES_DATASET)
         and _has_dataset(store, workspace, "population")
     ):
-        return
+        return []
     from layers.zonal_store import prepare_zonal  # loads the analysis modules: only when needed
 
-    with contextlib.suppress(InputError, ValueError):
+    try:
         prepare_zonal(store, workspace)
+    except (InputError, ValueError) as exc:
+        return [ImportNote("zonal_failed", {"reason": str(exc)})]
+    return []

@@ -127,3 +127,49 @@ def test_population_raster_is_stored_byte_for_byte(store, tmp_path):
     with pytest.raises(StoreError, match="read_raster"):
         store.read_dataset("uji", "population")
     assert import_into_store(store, "uji", path, "raster").unchanged
+
+
+def _raster(path, values, nodata=-1):
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=2,
+        width=4,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(102.0, -2.0, 0.05, 0.05),
+        nodata=nodata,
+    ) as ds:
+        ds.write(np.asarray(values, dtype="float32"), 1)
+    return path
+
+
+def test_a_raster_import_shares_the_people_among_villages_once(store, tmp_path):
+    from layers.zonal_store import kept_zonal, zonal_names
+
+    path = _raster(tmp_path / "penduduk.tif", [[10, 20, 30, 40], [1, 2, 3, 4]])
+    outcome = import_into_store(store, "uji", path, "raster")
+    assert outcome.stored
+    assert outcome.notes == []
+    names = zonal_names(store.dataset_info("uji", "villages"), outcome.version)
+    kept = kept_zonal(store, "uji", *names)
+    # Village 1 holds the two western columns of cells, village 2 the two eastern ones.
+    assert kept.population.tolist() == pytest.approx([10 + 20 + 1 + 2, 30 + 40 + 3 + 4])
+
+
+def test_a_failed_zonal_share_is_reported_not_hidden(store, tmp_path, monkeypatch):
+    import layers.zonal_store
+
+    def broken(store, workspace):
+        raise InputError("the raster has no cell inside any village")
+
+    monkeypatch.setattr(layers.zonal_store, "prepare_zonal", broken)
+    path = _raster(tmp_path / "penduduk.tif", [[10, 20, 30, 40], [1, 2, 3, 4]])
+    outcome = import_into_store(store, "uji", path, "raster")
+    assert outcome.stored  # the raster itself is kept
+    assert [n.code for n in outcome.notes] == ["zonal_failed"]
+    message = outcome.notes[0].render()
+    assert "no cell inside any village" in message
+    assert "each score run will do it instead" in message
