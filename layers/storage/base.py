@@ -242,6 +242,20 @@ class Store(abc.ABC):
         """Write ``data`` as the next version of dataset ``name``, all or nothing."""
 
     @abc.abstractmethod
+    def put_datasets(
+        self,
+        workspace: str,
+        items: Sequence[tuple[str, pd.DataFrame, str, dict[str, Any] | ValidationReport]],
+        *,
+        created_by: str | None = None,
+        note: str = "",
+        expected_versions: dict[str, int] | None = None,
+    ) -> list[DatasetVersion]:
+        """Write several datasets (``(kind, data, name, report)`` each) as their next
+        versions in ONE transaction: all of them or none; :class:`ConflictError` when
+        ``expected_versions`` (name -> version, 0 for none yet) is not the latest."""
+
+    @abc.abstractmethod
     def read_dataset(
         self,
         workspace: str,

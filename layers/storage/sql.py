@@ -28,6 +28,7 @@ from layers.storage.base import (
     DERIVED_KIND,
     SHA256_PATTERN,
     Bounds,
+    ConflictError,
     DatasetVersion,
     Store,
     Workspace,
@@ -35,6 +36,7 @@ from layers.storage.base import (
     check_kinds,
     check_layer,
     check_name,
+    check_version,
     report_counts,
 )
 from layers.storage.records import RecordsMixin
@@ -503,6 +505,136 @@ class SQLStore(RecordsMixin, Store):
         StoreError
             Invalid input or a failure while writing; nothing was written.
         """
+        name, values, snapshot = self._prepare_dataset(
+            kind,
+            data,
+            name=name,
+            source_name=source_name,
+            source_sha256=source_sha256,
+            report=report,
+            created_by=created_by,
+            note=note,
+            created_at=datetime.now(UTC),
+        )
+        return self._write_version(
+            workspace,
+            name,
+            values,
+            lambda conn, dataset_id: self._write_features(conn, dataset_id, snapshot),
+        )
+
+    def put_datasets(
+        self,
+        workspace: str,
+        items: Sequence[tuple[str, pd.DataFrame, str, dict[str, Any] | ValidationReport]],
+        *,
+        created_by: str | None = None,
+        note: str = "",
+        expected_versions: dict[str, int] | None = None,
+    ) -> list[DatasetVersion]:
+        """Write several datasets, each as its next version, in ONE transaction.
+
+        Either every version is written or none is: a failure on any item rolls back the
+        others. Used for tables that belong together (a program register's programs,
+        assignments and activities).
+
+        Parameters
+        ----------
+        workspace : str
+            An existing workspace.
+        items : sequence of (kind, data, name, report)
+            What to write, as for :meth:`put_dataset` (``source_name`` and
+            ``source_sha256`` are None). Names must differ from one another.
+        created_by : str, optional
+            Who is writing (the same for every version).
+        note : str
+            Why (the same for every version).
+        expected_versions : dict, optional
+            Dataset name -> the version the caller based its change on (0: the dataset did
+            not exist yet). Checked inside the transaction: when another version was
+            written since, :class:`~layers.storage.base.ConflictError` and nothing is
+            written.
+
+        Returns
+        -------
+        list of DatasetVersion
+            The versions written, in the order of ``items``; all share one ``created_at``.
+
+        Raises
+        ------
+        NotFoundError
+            The workspace does not exist.
+        ConflictError
+            A dataset's latest version is not the one in ``expected_versions``.
+        StoreError
+            An invalid item, two items with the same name, or a failure while writing;
+            nothing was written.
+        """
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items:
+            raise StoreError(
+                N_("items must be a non-empty list of (kind, data, name, report), not %(value)r"),
+                params={"value": type(items).__name__},
+            )
+        created_at = datetime.now(UTC)
+        prepared = []
+        for position, item in enumerate(items, start=1):
+            if not isinstance(item, tuple | list) or len(item) != 4:
+                raise StoreError(
+                    N_("item %(position)s must be a tuple (kind, data, name, report)"),
+                    params={"position": position},
+                )
+            kind, data, name, report = item
+            prepared.append(
+                self._prepare_dataset(
+                    kind,
+                    data,
+                    name=name,
+                    source_name=None,
+                    source_sha256=None,
+                    report=report,
+                    created_by=created_by,
+                    note=note,
+                    created_at=created_at,
+                )
+            )
+        names = [p[0] for p in prepared]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise StoreError(
+                N_("each dataset can be written once per call; repeated: %(names)s"),
+                params={"names": ", ".join(repeated)},
+            )
+        expected = {}
+        for key, value in (expected_versions or {}).items():
+            expected[check_name(key, "dataset")] = check_version(
+                value, "expected_versions[" + key + "]", minimum=0
+            )
+        return self._write_versions(
+            workspace,
+            [
+                (name, values, self._features_writer(snapshot))
+                for name, values, snapshot in prepared
+            ],
+            expected=expected,
+        )
+
+    def _features_writer(self, snapshot: codec.Snapshot) -> Callable[[Connection, int], None]:
+        return lambda conn, dataset_id: self._write_features(conn, dataset_id, snapshot)
+
+    def _prepare_dataset(
+        self,
+        kind: str,
+        data: pd.DataFrame,
+        *,
+        name: str | None,
+        source_name: str | None,
+        source_sha256: str | None,
+        report: dict[str, Any] | ValidationReport,
+        created_by: str | None,
+        note: str,
+        created_at: datetime,
+    ) -> tuple[str, dict[str, Any], codec.Snapshot]:
+        """Check one dataset version and return its name, its metadata row and its rows."""
         if kind == DERIVED_KIND and name is None:
             raise StoreError(N_("a derived table needs a name (name=...)"))
         name = check_name(kind if name is None else name, "dataset")
@@ -529,7 +661,6 @@ class SQLStore(RecordsMixin, Store):
             ) from None
         counts = report_counts(report)
         snapshot = codec.prepare(data, chunk_rows=self.chunk_rows)
-        created_at = datetime.now(UTC)
         bounds = snapshot.bounds
 
         values = {
@@ -550,12 +681,7 @@ class SQLStore(RecordsMixin, Store):
             "note": note or "",
             "schema_json": json.dumps(snapshot.schema),
         }
-        return self._write_version(
-            workspace,
-            name,
-            values,
-            lambda conn, dataset_id: self._write_features(conn, dataset_id, snapshot),
-        )
+        return name, values, snapshot
 
     def _write_version(
         self,
@@ -566,33 +692,89 @@ class SQLStore(RecordsMixin, Store):
     ) -> DatasetVersion:
         """In one transaction, insert the next version's row of ``name`` and let
         ``write_body(conn, dataset_id)`` write its content; any failure rolls both back."""
+        return self._write_versions(workspace, [(name, values, write_body)])[0]
+
+    def _write_versions(
+        self,
+        workspace: str,
+        items: list[tuple[str, dict[str, Any], Callable[[Connection, int], None]]],
+        *,
+        expected: dict[str, int] | None = None,
+    ) -> list[DatasetVersion]:
+        """In one transaction, for each ``(name, values, write_body)`` insert the next
+        version's row of ``name`` and let ``write_body(conn, dataset_id)`` write its
+        content; any failure rolls every one of them back."""
+        written: list[tuple[str, dict[str, Any], int, int]] = []
         try:
             with self._transaction(write=True) as conn:
                 workspace_id = self._workspace_row(conn, workspace, lock=True).id
-                latest = conn.execute(
-                    sa.select(datasets_table.c.version, datasets_table.c.kind)
-                    .where(datasets_table.c.workspace_id == workspace_id)
-                    .where(datasets_table.c.name == name)
-                    .order_by(datasets_table.c.version.desc())
-                    .limit(1)
-                ).first()
-                if latest is not None:
-                    self._check_same_family(workspace, name, latest.kind, values["kind"])
-                version = (latest.version if latest else 0) + 1
-                result = conn.execute(
-                    datasets_table.insert().values(
-                        workspace_id=workspace_id, version=version, **values
+                if expected:
+                    self._check_expected(conn, workspace, workspace_id, expected)
+                for name, values, write_body in items:
+                    latest = conn.execute(
+                        sa.select(datasets_table.c.version, datasets_table.c.kind)
+                        .where(datasets_table.c.workspace_id == workspace_id)
+                        .where(datasets_table.c.name == name)
+                        .order_by(datasets_table.c.version.desc())
+                        .limit(1)
+                    ).first()
+                    if latest is not None:
+                        self._check_same_family(workspace, name, latest.kind, values["kind"])
+                    version = (latest.version if latest else 0) + 1
+                    result = conn.execute(
+                        datasets_table.insert().values(
+                            workspace_id=workspace_id, version=version, **values
+                        )
                     )
-                )
-                dataset_id = result.inserted_primary_key[0]
-                write_body(conn, dataset_id)
+                    dataset_id = result.inserted_primary_key[0]
+                    write_body(conn, dataset_id)
+                    written.append((name, values, dataset_id, version))
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(
                 N_("writing %(workspace)s/%(dataset)s failed and nothing was stored: %(reason)s"),
-                params={"workspace": workspace, "dataset": name, "reason": str(exc)},
+                params={
+                    "workspace": workspace,
+                    "dataset": ", ".join(name for name, _, _ in items),
+                    "reason": str(exc),
+                },
             ) from exc
+        return [
+            self._version_from_values(workspace, name, values, dataset_id, version)
+            for name, values, dataset_id, version in written
+        ]
+
+    @staticmethod
+    def _check_expected(
+        conn: Connection, workspace: str, workspace_id: int, expected: dict[str, int]
+    ) -> None:
+        """Raise :class:`ConflictError` when a dataset's latest version is not the expected."""
+        for name, want in expected.items():
+            latest = conn.execute(
+                sa.select(sa.func.max(datasets_table.c.version))
+                .where(datasets_table.c.workspace_id == workspace_id)
+                .where(datasets_table.c.name == name)
+            ).scalar()
+            if (latest or 0) != want:
+                raise ConflictError(
+                    N_(
+                        "%(workspace)s/%(dataset)s changed: the change was based on version "
+                        "%(expected)s but the latest is %(latest)s; nothing was written"
+                    ),
+                    expected=want,
+                    params={
+                        "workspace": workspace,
+                        "dataset": name,
+                        "expected": want,
+                        "latest": latest or 0,
+                    },
+                )
+
+    @staticmethod
+    def _version_from_values(
+        workspace: str, name: str, values: dict[str, Any], dataset_id: int, version: int
+    ) -> DatasetVersion:
         bounds = None
         if values["minx"] is not None:
             bounds = (values["minx"], values["miny"], values["maxx"], values["maxy"])
