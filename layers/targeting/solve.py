@@ -9,6 +9,11 @@ by benefit per cost. The formulation is in ``docs/targeting.md``.
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
+import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,10 +24,33 @@ from scipy import sparse
 
 from layers.targeting.rules import Prepared, Rules
 
-__all__ = ["SOLVERS", "Outcome", "Spec", "available_solvers", "build_spec", "solve_spec"]
+__all__ = [
+    "KILL_GRACE_SECONDS",
+    "LIGHT_PRESOLVE_COLUMNS",
+    "SOLVERS",
+    "HighsRun",
+    "Outcome",
+    "Spec",
+    "available_solvers",
+    "build_spec",
+    "cbc_status",
+    "highs_status",
+    "mip_engine",
+    "run_highs",
+    "solve_spec",
+]
 
 #: Solvers a placement may ask for.
 SOLVERS: tuple[str, ...] = ("highs", "cbc", "greedy")
+#: Integer programs with at least this many variables get HiGHS's light presolve. Its full
+#: presolve does not watch the time limit while it works (on an 84,000-village knapsack it
+#: ran 5 to 24 s whatever the limit) and gains nothing on these models (see
+#: ``docs/targeting.md``, "Time limit at scale").
+LIGHT_PRESOLVE_COLUMNS = 20_000
+#: Seconds after the deadline at which a HiGHS worker that has not answered is killed.
+KILL_GRACE_SECONDS = 0.5
+#: Least time (s) a solver is given, even when building the model used up the limit.
+MIN_SOLVER_SECONDS = 0.05
 
 
 @dataclass
@@ -182,69 +210,236 @@ def _program(
     # on large, nearly tied knapsacks the solver may otherwise spend its time finding one.
     start, start_status = _greedy(data, spec)
     warm = start[idx].astype(float) if start_status == "heuristic" else None
-    options = {"msg": False, "timeLimit": time_limit, "gapRel": mip_gap, "threads": 1}
-    if solver == "highs":
-        engine = _warm_highs_class()(xs, warm, **options)
-    else:
-        if warm is not None:
-            for var, value in zip(xs, warm.tolist(), strict=True):
-                var.setInitialValue(value)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            engine = pulp.PULP_CBC_CMD(warmStart=warm is not None, **options)
+    # the solver gets the whole limit from here (building the model is not counted)
+    deadline = time.perf_counter() + time_limit
+    engine = mip_engine(solver, xs, warm, deadline=deadline, mip_gap=mip_gap)
     prob.solve(engine)
     values = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs])
-    if solver == "highs":
-        status, gap = _highs_status(prob)
-    else:
-        status, gap = _cbc_status(prob)
+    status, gap = highs_status(engine) if solver == "highs" else cbc_status(prob)
     if status in ("optimal", "time_limit"):
         chosen[idx] = values > 0.5
     return chosen, status, gap
 
 
-@cache
-def _warm_highs_class() -> type:
-    import highspy
+def mip_engine(
+    solver: str,
+    xs: list,
+    start: np.ndarray | None,
+    *,
+    deadline: float,
+    mip_gap: float,
+) -> object:
+    """A PuLP solver object for ``solver`` (``"highs"`` or ``"cbc"``), time-limited.
+
+    Parameters
+    ----------
+    solver : str
+        ``"highs"`` or ``"cbc"``.
+    xs : list of pulp.LpVariable
+        The variables ``start`` gives values for.
+    start : numpy.ndarray, optional
+        A feasible solution to start from (one value per variable of ``xs``), or None.
+    deadline : float
+        ``time.perf_counter()`` value by which the solver must stop: it gets the time left
+        (at least :data:`MIN_SOLVER_SECONDS`), so building the model counts against the
+        limit too.
+    mip_gap : float
+        Relative gap at which to stop.
+
+    Returns
+    -------
+    pulp.LpSolver
+        For HiGHS, PuLP's interface keeping the start as the answer whenever HiGHS returns
+        nothing better (it is not handed to HiGHS) and, on models of at least
+        :data:`LIGHT_PRESOLVE_COLUMNS` variables, the light presolve (the full one does not
+        watch the time limit).
+    """
     import pulp
 
-    class WarmHiGHS(pulp.HiGHS):
-        """PuLP's HiGHS interface, handed a feasible selection to start from."""
-
-        def __init__(self, xs: list, start: np.ndarray | None, **options: object) -> None:
-            super().__init__(**options)
-            self.xs, self.start = xs, start
-
-        def callSolver(self, lp) -> None:  # noqa: N802 (PuLP's name)
-            if self.start is not None:
-                values = np.zeros(lp.solverModel.getNumCol())
-                values[[v.index for v in self.xs]] = self.start
-                solution = highspy.HighsSolution()
-                solution.col_value = values.tolist()
-                solution.value_valid = True
-                lp.solverModel.setSolution(solution)
-            super().callSolver(lp)
-
-    return WarmHiGHS
+    left = max(deadline - time.perf_counter(), MIN_SOLVER_SECONDS)
+    options = {"msg": False, "timeLimit": left, "gapRel": mip_gap, "threads": 1}
+    if solver == "highs":
+        return _warm_highs_class()(xs, start, deadline, **options)
+    if start is not None:
+        for var, value in zip(xs, start.tolist(), strict=True):
+            var.setInitialValue(value)
+    with warnings.catch_warnings():  # the bundled CBC is deprecated for PuLP 4
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pulp.PULP_CBC_CMD(warmStart=start is not None, **options)
 
 
-def _highs_status(prob) -> tuple[str, float | None]:
+@dataclass
+class HighsRun:
+    """What one HiGHS run in a worker process gave."""
+
+    status: str  # optimal | time_limit | infeasible | no_solution
+    values: np.ndarray | None  # one value per column, None when no solution came back
+    gap: float | None
+    stopped: bool  # the worker was stopped at the deadline (HiGHS did not keep the limit)
+    bound: float | None = None  # HiGHS's dual bound of the (minimised) objective
+
+
+def run_highs(model: object, deadline: float) -> HighsRun:
+    """Run the ``highspy.Highs`` ``model`` and stop it by ``deadline`` whatever it does.
+
+    HiGHS keeps its ``time_limit`` option only where it looks at the clock: 1.16 does not
+    in presolve probing, and it can hang at the root node when the limit strikes after a
+    start solution was set. Where the platform can fork (Linux, macOS), the run happens in
+    a forked copy of this process (no re-import, the model is already in memory) that sends
+    back the status, the gap and the column values, and is killed
+    :data:`KILL_GRACE_SECONDS` after ``deadline`` if it has not answered; the caller then
+    keeps its start solution. Elsewhere HiGHS runs here, with only its own limit.
+    """
+    if not hasattr(os, "fork"):
+        model.run()
+        return _highs_result(model)
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the worker: run, send the result, leave without any clean-up
+        code = 0
+        try:
+            os.close(read_end)
+            model.run()
+            done = _highs_result(model)
+            payload = pickle.dumps((done.status, done.values, done.gap, done.bound))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_end, view) :]
+        except BaseException:  # nothing may escape a forked child
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    stopped = False
+    try:
+        while True:
+            left = deadline + KILL_GRACE_SECONDS - time.perf_counter()
+            ready = select.select([read_end], [], [], max(left, 0.0))[0] if left > 0 else []
+            if not ready:
+                stopped = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if stopped or not chunks:
+        return HighsRun("time_limit" if stopped else "no_solution", None, None, stopped)
+    status, values, gap, bound = pickle.loads(b"".join(chunks))  # our own child's bytes
+    return HighsRun(status, values, gap, False, bound)
+
+
+def _highs_result(model: object) -> HighsRun:
     import highspy
 
-    model = prob.solverModel
     found = model.getModelStatus()
     codes = highspy.HighsModelStatus
     info = model.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
+    values = np.asarray(model.getSolution().col_value, dtype=float) if has_solution else None
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
     if found == codes.kOptimal:
-        return "optimal", gap if gap is not None else 0.0
+        return HighsRun("optimal", values, gap if gap is not None else 0.0, False, bound)
     if found in (codes.kInfeasible, codes.kUnboundedOrInfeasible):
-        return "infeasible", None
-    return ("time_limit", gap) if has_solution else ("no_solution", None)
+        return HighsRun("infeasible", None, None, False)
+    status = "time_limit" if has_solution else "no_solution"
+    return HighsRun(status, values, gap if has_solution else None, False, bound)
 
 
-def _cbc_status(prob) -> tuple[str, float | None]:
+@cache
+def _silence_highs_banner() -> None:
+    """Make this process's first HiGHS object with standard output pointed at /dev/null.
+
+    highspy prints its banner from C++ on file descriptor 1 the first time a ``Highs`` is
+    made in a process, whatever the options; that would break ``--json`` output of the
+    command line. Later objects print nothing. (Other threads' output in those few
+    microseconds is lost too: this happens once per process.)
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@cache
+def _warm_highs_class() -> type:
+    import pulp
+
+    _silence_highs_banner()
+
+    class WarmHiGHS(pulp.HiGHS):
+        """PuLP's HiGHS interface: a fallback solution, a presolve for the size, a hard stop."""
+
+        def __init__(
+            self, xs: list, start: np.ndarray | None, deadline: float, **options: object
+        ) -> None:
+            super().__init__(**options)
+            self.xs, self.start, self.deadline = xs, start, deadline
+            self.run: HighsRun | None = None
+
+        def callSolver(self, lp) -> None:  # noqa: N802 (PuLP's name)
+            model = lp.solverModel
+            n = model.getNumCol()
+            if n >= LIGHT_PRESOLVE_COLUMNS:
+                model.setOptionValue("presolve_mode", 2)  # light: no probing
+            run = run_highs(model, self.deadline)
+            if self.start is not None:
+                # The start is kept here, not handed to HiGHS: 1.16 given a start solution
+                # (setSolution) returned wrong answers flagged optimal (an objective below
+                # the true optimum, with the start's values) and could hang at the root.
+                start = np.zeros(n)
+                start[[v.index for v in self.xs]] = self.start
+                cost = np.asarray(model.getLp().col_cost_, dtype=float)  # minimised
+                best = float(cost @ start)
+                worse = run.values is None or float(cost @ run.values) > best + 1e-9 * max(
+                    1.0, abs(best)
+                )
+                if worse and run.status in ("optimal", "time_limit", "no_solution"):
+                    gap = None  # the start's distance from HiGHS's bound, when it has one
+                    if run.bound is not None and best != 0:
+                        gap = max(best - run.bound, 0.0) / abs(best)
+                    run = HighsRun("time_limit", start, gap, run.stopped, run.bound)
+            if run.values is None and run.status == "time_limit":
+                run = HighsRun("no_solution", None, None, run.stopped)
+            self.run = run
+
+        def findSolutionValues(self, lp) -> tuple[int, int]:  # noqa: N802 (PuLP's name)
+            run = self.run
+            if run.values is not None:
+                for var in lp.variables():  # PuLP's own per-variable bookkeeping
+                    var.varValue = float(run.values[var.index])
+            return {
+                "optimal": (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
+                "time_limit": (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),
+                "infeasible": (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+                "no_solution": (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound),
+            }[run.status]
+
+    return WarmHiGHS
+
+
+def highs_status(engine: object) -> tuple[str, float | None]:
+    """``status`` and relative ``gap`` of the last run of a :func:`mip_engine` HiGHS."""
+    run = engine.run
+    return run.status, run.gap
+
+
+def cbc_status(prob) -> tuple[str, float | None]:
+    """``status`` of a problem PuLP solved with CBC (the gap is not reported: None)."""
     import pulp
 
     if prob.status == pulp.LpStatusInfeasible:
