@@ -9,22 +9,48 @@ a budget or other limits, sorting by benefit is exact. The formulation is in
 ``docs/targeting.md``.
 
 Modules: :mod:`layers.targeting.rules` (rules, input checks, conflicts),
-:mod:`layers.targeting.solve` (sorting, the integer program, the greedy fallback) and
-:mod:`layers.targeting.placement` (:class:`ProgramPlacement`).
+:mod:`layers.targeting.solve` (sorting, the integer program, the greedy fallback, HiGHS
+stopped hard at the time limit), :mod:`layers.targeting.placement`
+(:class:`ProgramPlacement`) and, for where new facilities should go,
+:mod:`layers.targeting.siting` (:class:`FacilitySiting`: maximal covering, set covering,
+p-median; ``docs/siting.md``) with its inputs in :mod:`layers.targeting.siting_inputs`
+and models in :mod:`layers.targeting.siting_models`.
 """
 
 from layers.targeting.placement import REASONS, ProgramPlacement
 from layers.targeting.rules import BENEFITS, NOTES, RULE_NAMES, Note, Rules
+from layers.targeting.siting import (
+    ENGINES,
+    MODELS,
+    SITING_NOTES,
+    FacilitySiting,
+    SitingNote,
+    demand_from_raster,
+    demand_from_villages,
+    grid_candidates,
+    layer_candidates,
+    village_candidates,
+)
 from layers.targeting.solve import SOLVERS, available_solvers
 
 __all__ = [
     "BENEFITS",
+    "ENGINES",
+    "MODELS",
     "NOTES",
     "REASONS",
     "RULE_NAMES",
+    "SITING_NOTES",
     "SOLVERS",
+    "FacilitySiting",
     "Note",
     "ProgramPlacement",
     "Rules",
+    "SitingNote",
     "available_solvers",
+    "demand_from_raster",
+    "demand_from_villages",
+    "grid_candidates",
+    "layer_candidates",
+    "village_candidates",
 ]
