@@ -38,6 +38,8 @@ from geoapp.cli_common import (
     table,
 )
 from geoapp.cli_import import demo, import_, validate
+from geoapp.cli_programs import coverage, needs, programs
+from geoapp.cli_scenarios import scenario
 from geoapp.cli_score import hotspots, profiles, rerun, score
 from geoapp.config import LANGUAGES
 from geoapp.labels import ACTION_LABELS, COUNT_LABELS, KIND_LABELS, label
@@ -151,7 +153,19 @@ def _safe_url(url: str) -> str:
     return url
 
 
-for _command in (import_, validate, demo, score, profiles, rerun, hotspots):
+for _command in (
+    import_,
+    validate,
+    demo,
+    score,
+    profiles,
+    rerun,
+    hotspots,
+    scenario,
+    programs,
+    needs,
+    coverage,
+):
     main.add_command(_command)
 
 

@@ -26,6 +26,10 @@ COMMANDS = [
     "profiles",
     "rerun",
     "hotspots",
+    "scenario",
+    "programs",
+    "needs",
+    "coverage",
     "serve",
 ]
 
