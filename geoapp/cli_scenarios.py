@@ -332,7 +332,10 @@ def scenario() -> None:
 @click.option("-k", "k", type=click.IntRange(1), help="Siting: number of new sites.")
 @click.option(
     "--candidates",
-    help="Siting: where sites may go: villages (default) or grid:SPACING_M.",
+    help=(
+        "Siting: where sites may go: villages (default), grid:SPACING_M, or layer:DATASET "
+        "(the points of a facilities or needs dataset of the workspace)."
+    ),
 )
 @click.option(
     "--demand",

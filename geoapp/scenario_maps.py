@@ -525,8 +525,9 @@ def list_page_data(store: Store, workspace: str, translate: Callable[[str], str]
         ``workspace`` (the Workspace), ``scenarios`` (list_scenarios items with
         ``created`` as a datetime and the summary numbers at ``numbers``), ``profiles``
         (``{"name", "title"}``), ``facility_types`` (``{"id", "label", "distance_m"}``),
-        ``benefits``, ``models``, ``kinds`` (``{"id", "label"}``), ``rules`` (labels) and
-        ``defaults`` (the default settings of each kind).
+        ``benefits``, ``models``, ``kinds`` (``{"id", "label"}``), ``rules`` (labels),
+        ``point_layers`` (facilities and needs datasets that can give candidate sites:
+        ``{"name", "kind", "rows"}``) and ``defaults`` (the default settings of each kind).
     """
     from layers.indicator_settings import DEFAULT_STANDARDS_M
     from layers.schema import FACILITY_TYPE_LABELS
@@ -556,6 +557,11 @@ def list_page_data(store: Store, workspace: str, translate: Callable[[str], str]
         "models": [{"id": k, "label": translate(v)} for k, v in MODELS.items()],
         "kinds": [{"id": k, "label": translate(v)} for k, v in KINDS.items()],
         "rules": {k: translate(v) for k, v in RULE_LABELS.items()},
+        "point_layers": [
+            {"name": d.name, "kind": d.kind, "rows": d.row_count}
+            for d in store.list_datasets(workspace)
+            if d.kind in ("facilities", "needs")
+        ],
         "defaults": {"placement": PLACEMENT_SETTINGS, "siting": SITING_SETTINGS},
     }
 

@@ -406,7 +406,8 @@ def siting_settings(
         ``model`` (``mclp``, ``lscp`` or ``pmedian``; default ``mclp``),
         ``facility_type`` (required), ``distance_m`` (default: the standard distance of
         the type), ``k`` (required for ``mclp`` and ``pmedian``; not used by ``lscp``),
-        ``candidates`` (``villages`` or ``grid:<spacing_m>``), ``demand`` (``villages``
+        ``candidates`` (``villages``, ``grid:<spacing_m>`` or ``layer:<dataset>``: the
+        points of a facilities or needs dataset of the workspace), ``demand`` (``villages``
         or ``raster``), ``weight_by_score``, ``time_limit``, ``engine``, ``solver``.
     standards_m : mapping
         Standard distance in metres per facility type (the score run's settings).
@@ -452,8 +453,21 @@ def siting_settings(
         if isinstance(candidates, str) and candidates.startswith("grid:"):
             spacing = _number(candidates[5:], "candidates")
             out["candidates"] = f"grid:{spacing:g}"
+        elif isinstance(candidates, str) and candidates.startswith("layer:"):
+            name = candidates[6:].strip()
+            if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
+                raise InputError(
+                    N_(
+                        "setting %(setting)s: %(value)r is not a dataset name "
+                        "(layer:<name of a facilities or needs dataset>)"
+                    ),
+                    params={"setting": "candidates", "value": name},
+                )
+            out["candidates"] = f"layer:{name}"
         else:
-            out["candidates"] = _choice(candidates, "candidates", ("villages", "grid:<spacing_m>"))
+            out["candidates"] = _choice(
+                candidates, "candidates", ("villages", "grid:<spacing_m>", "layer:<dataset>")
+            )
     if not _absent(given.get("demand")):
         out["demand"] = _choice(given["demand"], "demand", ("villages", "raster"))
     if not _absent(given.get("weight_by_score")):

@@ -430,6 +430,34 @@ def _assign_kode(points: Any, villages: Any) -> np.ndarray:
     return out
 
 
+#: Id column of each point layer kind that can give candidate sites.
+CANDIDATE_ID_COLUMNS = {"facilities": "facility_id", "needs": "need_id"}
+
+
+def _layer_candidates(store: Store, ws: str, name: str) -> tuple[Any, str]:
+    """Candidate sites from the latest version of a point dataset, and its reference."""
+    from layers.targeting.siting import layer_candidates
+
+    info = store.dataset_info(ws, name)  # NotFoundError names the workspace's datasets
+    if info.kind not in CANDIDATE_ID_COLUMNS:
+        raise InputError(
+            N_(
+                "setting %(setting)s: dataset %(dataset)s holds %(kind)s; candidate sites "
+                "come from a facilities or needs dataset"
+            ),
+            params={"setting": "candidates", "dataset": name, "kind": info.kind},
+        )
+    column = CANDIDATE_ID_COLUMNS[info.kind]
+    points = store.read_dataset(ws, name, info.version, columns=[column, "kode"])
+    points = points[~(points.geometry.isna() | points.geometry.is_empty)]
+    if len(points) == 0:
+        raise InputError(
+            N_("setting %(setting)s: dataset %(dataset)s has no points to place sites at"),
+            params={"setting": "candidates", "dataset": name},
+        )
+    return layer_candidates(points.reset_index(drop=True), column), info.ref
+
+
 def _run_siting(
     store: Store, ws: str, run: RunData, table: pd.DataFrame, settings: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, str]]:
@@ -516,6 +544,8 @@ def _run_siting(
                 },
             )
         candidates = grid_candidates(villages, spacing)
+    elif candidates_spec.startswith("layer:"):
+        candidates, used["candidates_layer"] = _layer_candidates(store, ws, candidates_spec[6:])
     else:
         candidates = village_candidates(villages)
     candidates = candidates.copy()

@@ -288,6 +288,9 @@ def test_list_page_shows_scenarios_escaped_and_the_form(client):
                     "distance_m", "k", "candidates", "demand", "weight_by_score"):  # fmt: skip
         assert f'data-setting="{setting}"' in html, setting
     assert 'action="/workspaces/merangin/scenarios/compare"' in html
+    # the demo's point datasets can give candidate sites
+    for name in ("faskes_kemenkes", "needs_kobo", "needs_musrenbang"):
+        assert f'<option value="layer:{name}">' in html, name
     # nothing from elsewhere
     for url in re.findall(r'(?:src|href)="([^"]+)"', html):
         assert url.startswith(("/", "?", "#")), url

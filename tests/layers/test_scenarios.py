@@ -690,3 +690,49 @@ def test_export_is_whole_or_nothing(exported, tmp_path, monkeypatch):
     with pytest.raises(NotFoundError):
         export_scenario(exported, WS, "tidak-ada", target, "csv")
     assert target.read_text(encoding="utf-8") == "earlier export\n"
+
+
+# --- the Merangin demo ---------------------------------------------------------------------------
+
+
+def test_placement_on_the_merangin_demo_is_deterministic(tmp_path):
+    """Same selection twice through a saved scenario, and whatever the table's row order."""
+    from layers.demo_load import load_demo
+    from layers.storage import open_store
+    from layers.targeting import ProgramPlacement, Rules
+    from layers.targeting.scenarios import placement_table
+
+    store = open_store(f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    try:
+        store.init()
+        load_demo(store)  # bundled in data/boundaries/
+        settings = {
+            "cost": "per_person:25000",
+            "budget": 3_000_000_000,
+            "rules": {"max_per_kecamatan": 3, "min_spacing_m": 3000},
+        }
+        first = run_scenario(
+            store, "merangin", "a", kind="placement", profile="health_access", settings=settings
+        )
+        second = run_scenario(
+            store, "merangin", "b", kind="placement", profile="health_access", settings=settings
+        )
+        assert first["summary"]["villages"] == second["summary"]["villages"]
+        assert first["summary"]["villages_selected"] > 5
+        assert first["result"]["status"] == "optimal"
+
+        table = placement_table(store, "merangin", "health_access")
+        kwargs = {
+            "cost": "per_person:25000",
+            "budget": 3_000_000_000,
+            "rules": Rules(max_per_kecamatan=3, min_spacing_m=3000),
+            "rule_costs": False,
+        }
+        plan = ProgramPlacement(table, **kwargs).solve()
+        shuffled = table.sample(frac=1.0, random_state=7)
+        again = ProgramPlacement(shuffled, **kwargs).solve()
+        assert sorted(plan.selected["kode"]) == sorted(first["summary"]["villages"])
+        assert list(again.selected["kode"]) == list(plan.selected["kode"])
+        assert again.objective == pytest.approx(plan.objective, rel=1e-9)
+    finally:
+        store.close()

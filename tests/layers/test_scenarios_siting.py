@@ -278,3 +278,53 @@ def test_placement_and_siting_compare_side_by_side(store):
 def test_a_siting_without_raster_cannot_ask_for_raster_demand(store):
     with pytest.raises(InputError, match="no population raster"):
         site(store, "raster", model="mclp", k=1, demand="raster")
+
+
+# --- candidate sites from a layer of the workspace ----------------------------------------------
+
+
+def add_candidate_layer(store, points: list[tuple[float, float]], name: str = "calon") -> None:
+    layer = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"C{i}" for i in range(len(points))],
+            "name": [f"Calon {i}" for i in range(len(points))],
+            "type": ["other"] * len(points),
+            "kode": [KODE[min(round((x - 102.51) / 0.02), 5)] for x, _ in points],
+        },
+        geometry=[Point(*p) for p in points],
+        crs="EPSG:4326",
+    )
+    store.put_dataset(
+        WS,
+        "facilities",
+        layer,
+        name=name,
+        source_name="calon.csv",
+        source_sha256="6" * 64,
+        report=_report("facilities", "calon.csv", len(points)),
+    )
+
+
+def test_candidate_sites_can_come_from_a_point_layer(store):
+    # Three proposed sites: at Dua's centre, halfway between Empat and Lima, at Enam's centre.
+    (x1, y1), (x3, _), (x4, _), (x5, y5) = CENTRES[1], CENTRES[3], CENTRES[4], CENTRES[5]
+    proposed = [(x1, y1), ((x3 + x4) / 2, y1), (x5, y5)]
+    add_candidate_layer(store, proposed)
+    body = site(store, "dari-lapisan", model="mclp", k=1, candidates="layer:calon")
+    best, value = best_cover(CENTRES, POP, proposed, 1, REACH)
+    assert [s["site_id"] for s in body["result"]["sites"]] == [f"C{j}" for j in sorted(best)]
+    assert body["summary"]["people_reached"] == pytest.approx(value)
+    assert body["settings"]["candidates"] == "layer:calon"
+    assert body["inputs"]["candidates_layer"] == f"{WS}/calon@1"
+
+
+def test_a_candidate_layer_must_be_points_of_the_workspace(store):
+    from layers.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="tidak-ada"):
+        site(store, "salah", model="mclp", k=1, candidates="layer:tidak-ada")
+    with pytest.raises(InputError, match="facilities or needs dataset") as caught:
+        site(store, "salah", model="mclp", k=1, candidates="layer:villages")
+    assert caught.value.params["setting"] == "candidates"
+    with pytest.raises(InputError, match="not a dataset name"):
+        site(store, "salah", model="mclp", k=1, candidates="layer:Bukan Nama")
