@@ -173,6 +173,32 @@ class StoreError(JangkauError):
     """The store could not complete an operation; nothing was changed."""
 
 
+class ConflictError(StoreError):
+    """A record changed after the version a save was based on; nothing was saved.
+
+    Raised by :meth:`Store.put_record` when ``expected_version`` is not the latest version.
+
+    Attributes
+    ----------
+    latest : RecordVersion or DatasetVersion or None
+        The latest version (None when the record no longer exists).
+    expected : int or None
+        The version the save was based on.
+    """
+
+    def __init__(
+        self,
+        template: str,
+        *,
+        latest: Any = None,
+        expected: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(template, **kwargs)
+        self.latest = latest
+        self.expected = expected
+
+
 class NotFoundError(StoreError, LookupError):
     """A workspace, dataset or version does not exist."""
 

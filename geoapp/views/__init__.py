@@ -1,4 +1,4 @@
-"""Blueprints, one per concern: ``pages`` (HTML) and ``api`` (JSON under ``/api``)."""
+"""Blueprints, one per concern: pages (HTML), the map, scenarios, and JSON under ``/api``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ def init_app(app: Flask) -> None:
     """Register every blueprint on ``app``."""
     from geoapp.views.api import bp as api
     from geoapp.views.basemap import bp as basemap
+    from geoapp.views.coverage import bp as coverage
+    from geoapp.views.coverage_api import bp as coverage_api
     from geoapp.views.map_api import bp as map_api
     from geoapp.views.map_page import bp as map_page
     from geoapp.views.pages import bp as pages
+    from geoapp.views.programs import bp as programs
+    from geoapp.views.programs_api import bp as programs_api
+    from geoapp.views.scenarios import bp as scenarios
+    from geoapp.views.scenarios_api import bp as scenarios_api
 
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(map_api)
     app.register_blueprint(map_page)
     app.register_blueprint(basemap)
+    app.register_blueprint(scenarios)
+    app.register_blueprint(scenarios_api)
+    app.register_blueprint(coverage)
+    app.register_blueprint(coverage_api)
+    app.register_blueprint(programs)
+    app.register_blueprint(programs_api)

@@ -15,8 +15,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
-from layers.errors import N_, InputError, JangkauError, NotFoundError
-from layers.storage.base import ConflictError
+from layers.errors import N_, ConflictError, InputError, JangkauError, NotFoundError
 
 bp = Blueprint("scenarios_api", __name__, url_prefix="/api/workspaces/<workspace>/scenarios")
 

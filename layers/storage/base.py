@@ -27,6 +27,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.errors import N_, StoreError
+from layers.errors import ConflictError as ConflictError  # part of the store's interface
 from layers.report import ValidationReport
 from layers.schema import IMPORT_KINDS, KINDS, SPECS
 
@@ -165,32 +166,6 @@ class RecordVersion:
     def ref(self) -> str:
         """``"workspace/collection/name@version"``, e.g. ``"merangin/profiles/default@3"``."""
         return f"{self.workspace}/{self.collection}/{self.name}@{self.version}"
-
-
-class ConflictError(StoreError):
-    """A record changed after the version a save was based on; nothing was saved.
-
-    Raised by :meth:`Store.put_record` when ``expected_version`` is not the latest version.
-
-    Attributes
-    ----------
-    latest : RecordVersion or None
-        The latest version (None when the record no longer exists).
-    expected : int or None
-        The version the save was based on.
-    """
-
-    def __init__(
-        self,
-        template: str,
-        *,
-        latest: RecordVersion | None = None,
-        expected: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(template, **kwargs)
-        self.latest = latest
-        self.expected = expected
 
 
 # --- the interface -----------------------------------------------------------------------

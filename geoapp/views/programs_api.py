@@ -1,0 +1,152 @@
+"""The program register's JSON API under ``/api/workspaces/<ws>/programs``.
+
+List the programs, read one with its assignments and activity log, and import a register
+file (XLSX, ZIP of CSV files or programs.csv): ``dry_run=1`` checks every row and writes
+nothing, ``dry_run=0`` imports when no row is rejected. A rejected file is a 400
+``rows_rejected`` whose ``details.problems`` lists every row (file, sheet, row, column,
+reason); nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask_babel import gettext
+
+from geoapp.errors import AppError, BadRequestError
+from geoapp.store import get_store
+from geoapp.views import coverage_data, programs_data
+from geoapp.views.coverage_api import as_app_error, core_call
+from layers.errors import N_, InputError, NotFoundError, StoreError
+
+bp = Blueprint("programs_api", __name__, url_prefix="/api/workspaces/<workspace>/programs")
+
+#: Largest register upload accepted, in bytes.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
+
+class RowsRejectedError(AppError):
+    """A register file with rejected rows (400); every problem is in ``details.problems``."""
+
+    status = 400
+    code = "rows_rejected"
+
+
+class UploadTooLargeError(AppError):
+    """A register upload over :data:`MAX_UPLOAD_BYTES` (413)."""
+
+    status = 413
+    code = "too_large"
+
+
+def parse_version(args: Any) -> int | None:
+    """``?version=N`` (a whole number from 1), or None for the latest."""
+    text = args.get("version")
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequestError(
+            N_("version must be a whole number from 1, not %(value)r"),
+            details={"parameter": "version"},
+            value=text,
+        )
+    return int(text)
+
+
+def parse_flag(args: Any, name: str) -> bool:
+    """``1``/``true``/``yes`` or ``0``/``false``/``no`` (required)."""
+    text = (args.get(name) or "").strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise BadRequestError(
+        N_("%(parameter)s must be 1 (check only) or 0 (import), not %(value)r"),
+        details={"parameter": name},
+        parameter=name,
+        value=text,
+    )
+
+
+def program_links(workspace: str, program_id: str) -> dict[str, str]:
+    """API and page addresses of a program."""
+    return {
+        "self": url_for("programs_api.program", workspace=workspace, program_id=program_id),
+        "html": url_for("programs.program", workspace=workspace, program_id=program_id),
+    }
+
+
+@bp.get("")
+def programs(workspace: str) -> Response:
+    """The register's programs with villages and beneficiaries planned and achieved."""
+    body = core_call(
+        programs_data.programs_data,
+        get_store(),
+        workspace,
+        as_of=core_call(coverage_data.parse_date, request.args.get("as_of")),
+        version=parse_version(request.args),
+    )
+    for item in body["programs"]:
+        item["links"] = program_links(workspace, item["program_id"])
+    return jsonify(body)
+
+
+@bp.get("/<program_id>")
+def program(workspace: str, program_id: str) -> Response:
+    """One program with its assignments, activity log and reach (``?as_of=``)."""
+    body = core_call(
+        programs_data.program_data,
+        get_store(),
+        workspace,
+        program_id,
+        as_of=core_call(coverage_data.parse_date, request.args.get("as_of")),
+        version=parse_version(request.args),
+    )
+    body["links"] = program_links(workspace, program_id)
+    return jsonify(body)
+
+
+@bp.post("/import")
+def import_register(workspace: str) -> tuple[Response, int]:
+    """Check (``dry_run=1``) or import (``dry_run=0``) the uploaded register ``file``."""
+    from layers.programs import RegisterImportError
+
+    if (request.content_length or 0) > MAX_UPLOAD_BYTES:
+        raise UploadTooLargeError(
+            N_("The file is larger than %(limit)s MB."), limit=MAX_UPLOAD_BYTES // 2**20
+        )
+    dry_run = parse_flag(request.values, "dry_run")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequestError(
+            N_("send the register as the multipart field 'file'"), details={"parameter": "file"}
+        )
+    try:
+        body = programs_data.import_upload(
+            get_store(),
+            workspace,
+            upload.filename,
+            upload.stream,
+            dry_run=dry_run,
+            user=(request.values.get("user") or "").strip() or None,
+            note=(request.values.get("note") or "").strip(),
+            translate=gettext,
+        )
+    except RegisterImportError as exc:
+        problems = programs_data.problem_rows(exc, gettext)
+        raise RowsRejectedError(
+            N_("%(count)s problems; nothing was written. Correct the file and import it again."),
+            details={"problems": problems, "file": exc.file, "dry_run": dry_run},
+            count=len(problems),
+        ) from None
+    except (InputError, NotFoundError) as exc:
+        raise as_app_error(exc) from None
+    except StoreError as exc:
+        from layers.storage.base import ConflictError  # the store is loaded by now
+
+        if not isinstance(exc, ConflictError):
+            raise
+        raise as_app_error(exc) from None
+    body["links"] = {"programs": url_for("programs_api.programs", workspace=workspace)}
+    return jsonify(body), (200 if dry_run else 201)
