@@ -2,7 +2,9 @@
 
 Each step is an entry (need, action, date, who, note, program) in the versioned derived
 table ``need-status`` of the workspace: every step writes its next version, so the log
-survives a re-import of the needs layer (entries are matched by ``need_id``). The
+survives a re-import of the needs layer (entries are matched by the needs layer's name and
+``need_id``: a workspace may hold several needs layers, such as a KoboToolbox survey and the
+musrenbang list, whose ids can repeat). The
 *current* status of a need is the furthest of its imported status and its lifecycle
 (open < verified < in_progress < addressed < closed): verifying makes it ``verified``,
 linking it to a program ``in_progress``, closing it ``closed``.
@@ -31,7 +33,10 @@ ACTION_LABELS: dict[str, str] = {
     "closed": N_("closed"),
 }
 RANK: dict[str, int] = {s: i for i, s in enumerate(NEED_STATUSES)}
-COLUMNS: tuple[str, ...] = ("need_id", "action", "date", "by", "note", "program_id")
+COLUMNS: tuple[str, ...] = ("layer", "need_id", "action", "date", "by", "note", "program_id")
+#: Needs layer of lifecycle entries recorded before entries named their layer.
+DEFAULT_LAYER = "needs"
+_SEP = "\x1f"  # between layer and need id in a need's key (in neither)
 
 
 class NeedNote(Note):
@@ -56,6 +61,7 @@ class NeedNote(Note):
 def _empty() -> pd.DataFrame:
     return pd.DataFrame(
         {
+            "layer": pd.Series([], dtype="object"),
             "need_id": pd.Series([], dtype="object"),
             "action": pd.Series([], dtype="object"),
             "date": pd.Series([], dtype="datetime64[ns]"),
@@ -67,14 +73,52 @@ def _empty() -> pd.DataFrame:
 
 
 def lifecycle_log(store: Store, workspace: str, version: int | None = None) -> pd.DataFrame:
-    """Every lifecycle entry of the workspace (empty when none), in the order recorded."""
+    """Every lifecycle entry of the workspace (empty when none), in the order recorded.
+
+    Entries recorded before entries named their needs layer get :data:`DEFAULT_LAYER`.
+    """
     try:
-        return store.read_dataset(workspace, DATASET, version)
+        log = store.read_dataset(workspace, DATASET, version)
     except NotFoundError:
         store.get_workspace(workspace)
         if version is not None:
             raise
         return _empty()
+    if "layer" not in log.columns:
+        log.insert(0, "layer", pd.Series(DEFAULT_LAYER, index=log.index, dtype="object"))
+    return log
+
+
+def needs_layers(store: Store, workspace: str) -> list[str]:
+    """Names of the workspace's needs datasets (latest versions), sorted."""
+    store.get_workspace(workspace)
+    return sorted(d.name for d in store.list_datasets(workspace) if d.kind == "needs")
+
+
+def all_needs(store: Store, workspace: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of every needs layer of the workspace (no geometry), with their ``layer``.
+
+    Empty (columns ``layer`` and ``need_id``) when the workspace has no needs layer.
+    """
+    frames = [
+        store.read_dataset(workspace, name, columns=columns, geometry=False).assign(layer=name)
+        for name in needs_layers(store, workspace)
+    ]
+    if not frames:
+        return pd.DataFrame(
+            {"layer": pd.Series([], dtype="object"), "need_id": pd.Series([], dtype="object")}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _keys(frame: pd.DataFrame) -> pd.Series:
+    """Each row's need key: its layer and need id."""
+    layer = (
+        frame["layer"].astype("object").where(frame["layer"].notna(), DEFAULT_LAYER)
+        if "layer" in frame.columns
+        else pd.Series(DEFAULT_LAYER, index=frame.index, dtype="object")
+    )
+    return layer.astype(str) + _SEP + frame["need_id"].astype(str)
 
 
 def _latest(store: Store, workspace: str) -> int:
@@ -110,6 +154,7 @@ def record_need_action(
     by: str,
     note: str = "",
     program_id: str | None = None,
+    layer: str | None = None,
 ) -> NeedNote:
     """Record that a need was verified, linked to a program, or closed.
 
@@ -131,6 +176,9 @@ def record_need_action(
         Why or how.
     program_id : str, optional
         The program addressing the need (required for ``linked``; must be in the register).
+    layer : str, optional
+        The needs dataset the need is in (see :func:`needs_layers`). By default the one
+        needs layer holding ``need_id``; when several hold it, the error names them.
 
     Returns
     -------
@@ -152,14 +200,40 @@ def record_need_action(
     if not isinstance(by, str) or not by.strip():
         raise InputError(N_("say who did it (by=...)"), column="by")
     when = _as_date(on, "date")
-    needs = store.read_dataset(workspace, "needs", columns=["need_id"], geometry=False)
-    ids = set(needs["need_id"].astype(str))
-    if str(need_id) not in ids:
-        raise InputError(
-            N_("no need %(need)r in the workspace's needs layer"),
-            column="need_id",
-            params={"need": need_id},
+    layers = needs_layers(store, workspace)
+    if not layers:
+        raise NotFoundError(
+            N_("workspace %(workspace)r has no needs layer; import needs first"),
+            params={"workspace": workspace},
         )
+    if layer is not None and layer not in layers:
+        raise InputError(
+            N_("no needs layer %(layer)r; the needs layers are: %(layers)s"),
+            column="layer",
+            params={"layer": layer, "layers": ", ".join(layers)},
+        )
+    needs = all_needs(store, workspace, columns=["need_id"])
+    held = sorted(set(needs.loc[needs["need_id"].astype(str) == str(need_id), "layer"]))
+    if layer is not None and layer not in held:
+        raise InputError(
+            N_("no need %(need)r in needs layer %(layer)s"),
+            column="need_id",
+            params={"need": need_id, "layer": layer},
+        )
+    if layer is None:
+        if not held:
+            raise InputError(
+                N_("no need %(need)r in the workspace's needs layers (%(layers)s)"),
+                column="need_id",
+                params={"need": need_id, "layers": ", ".join(layers)},
+            )
+        if len(held) > 1:
+            raise InputError(
+                N_("need %(need)r is in several needs layers (%(layers)s); say which (layer)"),
+                column="layer",
+                params={"need": need_id, "layers": ", ".join(held)},
+            )
+        layer = held[0]
     if action == "linked" and not program_id:
         raise InputError(
             N_("linking a need needs the program it is linked to"), column="program_id"
@@ -170,6 +244,7 @@ def record_need_action(
     log = lifecycle_log(store, workspace)
     entry = pd.DataFrame(
         {
+            "layer": [layer],
             "need_id": [str(need_id)],
             "action": [action],
             "date": pd.Series([when], dtype="datetime64[ns]"),
@@ -179,7 +254,9 @@ def record_need_action(
         }
     )
     table = pd.concat([log, entry], ignore_index=True)
-    table = table.astype({"need_id": "object", "action": "object", "by": "object"})
+    table = table.astype(
+        {"layer": "object", "need_id": "object", "action": "object", "by": "object"}
+    )
     n = len(table)
     report = {"counts": {"read": n, "accepted": n, "repaired": 0, "rejected": 0, "warnings": 0}}
     written = store.put_datasets(
@@ -189,7 +266,8 @@ def record_need_action(
         note=note or action,
         expected_versions={DATASET: base},
     )
-    status = current_status(store, workspace).set_index("need_id").loc[str(need_id), "status"]
+    mine = overlay(pd.DataFrame({"layer": [layer], "need_id": [str(need_id)]}), table)
+    status = mine["status"].iloc[0]
     return NeedNote(
         action,
         {
@@ -208,12 +286,13 @@ def current_status(store: Store, workspace: str, needs: pd.DataFrame | None = No
     Returns
     -------
     pandas.DataFrame
-        The needs layer's columns (no geometry) plus ``status_imported``, ``status``
-        (the furthest of both), ``verified_on``, ``verified_by``, ``linked_programs``
-        (comma-separated), ``closed_on``, ``closed_by``.
+        The needs layers' columns (no geometry) and ``layer`` (the dataset of each need)
+        plus ``status_imported``, ``status`` (the furthest of both), ``verified_on``,
+        ``verified_by``, ``linked_programs`` (comma-separated), ``closed_on``,
+        ``closed_by``. ``needs`` may be given instead of all the workspace's needs layers.
     """
     if needs is None:
-        needs = store.read_dataset(workspace, "needs", geometry=False)
+        needs = all_needs(store, workspace)
     return overlay(needs, lifecycle_log(store, workspace))
 
 
@@ -223,9 +302,11 @@ def overlay(needs: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     needs : pandas.DataFrame
-        Canonical needs with ``need_id`` and optionally ``status``.
+        Canonical needs with ``need_id`` and optionally ``status`` and ``layer`` (the needs
+        dataset; :data:`DEFAULT_LAYER` when absent).
     log : pandas.DataFrame
-        Lifecycle entries (:func:`lifecycle_log`).
+        Lifecycle entries (:func:`lifecycle_log`); an entry applies to the need with its
+        layer and id.
     """
     if not isinstance(needs, pd.DataFrame) or "need_id" not in needs.columns:
         raise InputError(N_("the needs table must have a need_id column"), column="need_id")
@@ -239,22 +320,23 @@ def overlay(needs: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     imported = imported.where(imported.notna(), "open")
     out["status_imported"] = imported
     rank = imported.map(RANK).fillna(0).astype(int)
-    log = log.loc[log["need_id"].isin(set(out["need_id"]))]
+    ids = _keys(out).to_numpy()
+    log = log.assign(_key=_keys(log))
+    log = log.loc[log["_key"].isin(set(ids))]
     life_rank = log["action"].map({a: RANK[s] for a, s in ACTIONS.items()}).astype(int)
-    best = life_rank.groupby(log["need_id"].to_numpy()).max()
-    life = best.reindex(out["need_id"].to_numpy()).fillna(0).astype(int).to_numpy()
+    best = life_rank.groupby(log["_key"].to_numpy()).max()
+    life = best.reindex(ids).fillna(0).astype(int).to_numpy()
     rank = np.maximum(rank.to_numpy(), life)
     out["status"] = np.asarray(NEED_STATUSES, dtype=object)[rank]
     for action, prefix in (("verified", "verified"), ("closed", "closed")):
-        last = log.loc[log["action"] == action].groupby("need_id").last()
-        ids = out["need_id"].to_numpy()
+        last = log.loc[log["action"] == action].groupby("_key").last()
         out[f"{prefix}_on"] = last["date"].astype("datetime64[ns]").reindex(ids).to_numpy()
         out[f"{prefix}_by"] = last["by"].astype("object").reindex(ids).to_numpy()
     linked = log.loc[log["action"] == "linked"]
-    programs = linked.groupby("need_id")["program_id"].agg(
+    programs = linked.groupby("_key")["program_id"].agg(
         lambda s: ", ".join(dict.fromkeys(s.dropna()))
     )
-    out["linked_programs"] = programs.astype("object").reindex(out["need_id"].to_numpy()).to_numpy()
+    out["linked_programs"] = programs.astype("object").reindex(ids).to_numpy()
     return out
 
 
@@ -273,9 +355,10 @@ def you_said_we_did(store: Store, workspace: str, kode: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``kode``, ``name``, ``needs`` (each need with ``status_imported``, ``status`` and its
-        lifecycle entries) and ``programs`` (programs assigned to the village or linked to
-        one of its needs, with their assignment there and the needs they address).
+        ``kode``, ``name``, ``needs`` (each need of every needs layer, with its ``layer``,
+        ``status_imported``, ``status`` and its lifecycle entries) and ``programs``
+        (programs assigned to the village or linked to one of its needs, with their
+        assignment there and the needs they address).
 
     Raises
     ------
@@ -290,19 +373,21 @@ def you_said_we_did(store: Store, workspace: str, kode: str) -> dict[str, Any]:
             column="kode",
             params={"value": kode},
         )
-    needs = store.read_dataset(workspace, "needs", geometry=False)
+    needs = all_needs(store, workspace)
     log = lifecycle_log(store, workspace)
     mine = needs.loc[needs["kode"].astype(str) == str(kode)] if "kode" in needs else needs.iloc[:0]
     status = overlay(mine, log)
-    entries = log.loc[log["need_id"].isin(set(status["need_id"]))]
+    status_keys = _keys(status)
+    log = log.assign(_key=_keys(log))
+    entries = log.loc[log["_key"].isin(set(status_keys))]
     reg = Register.load(store, workspace)
     assigned = reg.assignments.loc[reg.assignments["kode"] == str(kode)]
     linked_ids = set(entries["program_id"].dropna())
     ids = list(dict.fromkeys([*assigned["program_id"], *sorted(linked_ids)]))
     programs = reg.programs.set_index("program_id")
     out_needs = []
-    for rec in status.to_dict("records"):
-        steps = entries.loc[entries["need_id"] == rec["need_id"]]
+    for key, rec in zip(status_keys, status.to_dict("records"), strict=True):
+        steps = entries.loc[entries["_key"] == key].drop(columns="_key")
         out_needs.append(
             {
                 **{k: _plain(v) for k, v in rec.items()},

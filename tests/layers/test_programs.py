@@ -487,3 +487,61 @@ def test_needs_lifecycle_refuses_bad_steps(store, kwargs, message):
             store, "merangin", "N1", "linked", on="2024-02-01", by="ani", program_id="P-01"
         )
     assert len(lifecycle_log(store, "merangin")) == 0
+
+
+def test_needs_of_several_layers_are_told_apart_by_their_layer(store):
+    """A survey and the musrenbang list both number their needs N1, N2, ...: a step names one."""
+    put_needs(store, ["open", "open", "open"])  # dataset "needs"
+    store.put_dataset(
+        "merangin", "needs", needs_layer(["open", "open", "open"]), name="musrenbang",
+        source_name="m.csv", source_sha256=None, report={},
+    )  # fmt: skip
+    with pytest.raises(InputError, match=r"several needs layers \(musrenbang, needs\)") as caught:
+        record_need_action(store, "merangin", "N1", "verified", on="2024-02-01", by="ani")
+    assert caught.value.column == "layer"
+    with pytest.raises(InputError, match="no needs layer 'kobo'"):
+        record_need_action(
+            store, "merangin", "N1", "verified", on="2024-02-01", by="ani", layer="kobo"
+        )
+    note = record_need_action(
+        store, "merangin", "N1", "closed", on="2024-03-01", by="ani", layer="musrenbang"
+    )
+    assert "status is now closed" in str(note)
+    status = current_status(store, "merangin").set_index(["layer", "need_id"])
+    assert status.loc[("musrenbang", "N1"), "status"] == "closed"
+    assert status.loc[("needs", "N1"), "status"] == "open"  # same id, other layer: untouched
+    assert len(status) == 6
+    story = you_said_we_did(store, "merangin", A)
+    seen = {(n["layer"], n["need_id"]): n for n in story["needs"]}
+    assert set(seen) == {
+        ("musrenbang", "N1"),
+        ("musrenbang", "N2"),
+        ("needs", "N1"),
+        ("needs", "N2"),
+    }
+    assert [s["action"] for s in seen[("musrenbang", "N1")]["lifecycle"]] == ["closed"]
+    assert seen[("needs", "N1")]["lifecycle"] == []
+
+
+def test_lifecycle_entries_without_a_layer_belong_to_the_needs_layer(store):
+    """Logs written before entries named their layer still apply (to the layer "needs")."""
+    from layers.programs.needs_status import DATASET, overlay
+
+    put_needs(store, ["open", "open", "open"])
+    old = pd.DataFrame(
+        {
+            "need_id": ["N2"],
+            "action": ["verified"],
+            "date": pd.to_datetime(["2024-01-20"]),
+            "by": ["ani"],
+            "note": [""],
+            "program_id": pd.Series([None], dtype="object"),
+        }
+    )
+    store.put_dataset(
+        "merangin", "derived", old, name=DATASET, source_name=None, source_sha256=None, report={}
+    )
+    log = lifecycle_log(store, "merangin")
+    assert log["layer"].tolist() == ["needs"]
+    status = overlay(needs_layer(["open", "open", "open"]), log).set_index("need_id")
+    assert status["status"].tolist() == ["open", "verified", "open"]
