@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["jsonable", "table_digest"]
+__all__ = ["jsonable", "record_json", "table_digest"]
 
 
 def jsonable(value: Any) -> Any:
@@ -22,6 +23,21 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, np.generic):
         return value.item()
+    return value
+
+
+def record_json(value: Any) -> Any:
+    """``value`` as JSON a record keeps: :func:`jsonable`, and NaN, infinity and pandas'
+    missing values as None (JSON has no NaN)."""
+    value = jsonable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: record_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [record_json(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
     return value
 
 

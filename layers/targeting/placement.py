@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layers.derived import jsonable
+from layers.derived import record_json
 from layers.errors import N_, InputError
 from layers.targeting.rules import (
     RULE_NAMES,
@@ -359,19 +359,9 @@ class ProgramPlacement:
         """JSON-safe settings and results (for saving a placement as a record)."""
         selected = self._require_solved()
 
-        def clean(value: Any) -> Any:
-            value = jsonable(value)
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
         costs = self.rule_costs.reset_index().to_dict(orient="records")
         kecamatan = self.by_kecamatan.reset_index().to_dict(orient="records")
-        return clean(
+        return record_json(
             {
                 "settings": {
                     "benefit": self.benefit_spec,

@@ -24,7 +24,7 @@ from layers.errors import N_, InputError, NotFoundError
 from layers.schema import FACILITY_TYPE_LABELS
 from layers.storage import Store
 from layers.targeting.placement import REASONS
-from layers.targeting.scenarios import load_scenario, village_names
+from layers.targeting.scenarios import HEADLINE_KEYS, load_scenario, village_names
 
 __all__ = ["COLUMNS", "FORMATS", "SITE_COLUMNS", "export_scenario", "scenario_villages"]
 
@@ -280,19 +280,7 @@ def settings_rows(scenario: dict[str, Any]) -> list[tuple[str, Any]]:
     rows += _flat("settings", scenario.get("settings") or {})
     rows += _flat("inputs", scenario.get("inputs") or {})
     summary = scenario.get("summary") or {}
-    for key in (
-        "villages_selected",
-        "people_reached",
-        "people_in_need_reached",
-        "new_sites",
-        "cost",
-        "budget",
-        "budget_share",
-        "status",
-        "gap",
-        "solver",
-    ):
-        rows.append((f"summary.{key}", summary.get(key)))
+    rows += [(f"summary.{key}", summary.get(key)) for key in HEADLINE_KEYS]
     return rows
 
 

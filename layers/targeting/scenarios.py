@@ -15,14 +15,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from layers.derived import jsonable
+from layers.derived import record_json
 from layers.errors import N_, InputError, NotFoundError
 from layers.errors import Note as BaseNote
 from layers.mapdata.cache import RunData, latest_run, run_villages, village_frame
@@ -46,12 +44,10 @@ __all__ = [
     "check_scenario_name",
     "compare_scenarios",
     "delete_scenario",
-    "export_scenario",
     "list_scenarios",
     "load_scenario",
     "placement_table",
     "run_scenario",
-    "scenario_villages",
 ]
 
 #: Record collection of scenarios.
@@ -151,20 +147,6 @@ def _with_version(record: Any) -> dict[str, Any]:
     body["created_at"] = record.created_at.isoformat()
     body["ref"] = record.ref
     return body
-
-
-def _clean(value: Any) -> Any:
-    """``value`` as JSON a record keeps: numpy scalars as numbers, NaN/inf as None."""
-    value = jsonable(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def _check_expected(store: Store, ws: str, name: str, expected: int | None) -> None:
@@ -282,7 +264,7 @@ def run_scenario(
     else:
         checked, result, summary, used = _run_siting(store, ws, run, table, settings)
         inputs.update(used)
-    body = _clean(
+    body = record_json(
         {
             "name": name,
             "title": (title or "").strip() or name,
@@ -849,7 +831,7 @@ def compare_scenarios(store: Store, ws: str, names: list[str]) -> dict[str, Any]
         }
         for kode in some
     ]
-    return _clean(
+    return record_json(
         {
             "scenarios": rows,
             "kecamatan": [kecamatan[k] for k in sorted(kecamatan)],
@@ -862,37 +844,13 @@ def compare_scenarios(store: Store, ws: str, names: list[str]) -> dict[str, Any]
 # --- export (in scenario_export.py) -----------------------------------------------------------
 
 
-def scenario_villages(
-    store: Store,
-    ws: str,
-    scenario: dict[str, Any] | str,
-    *,
-    gettext: Callable[[str], str] | None = None,
-    lang: str = "en",
-) -> pd.DataFrame:
-    """The selected villages or new sites of a scenario with reasons (the exported table).
+def __getattr__(name: str) -> Any:
+    """``export_scenario`` and ``scenario_villages`` of :mod:`layers.targeting.scenario_export`.
 
-    See :func:`layers.targeting.scenario_export.scenario_villages`.
+    Offered here too, loaded on first use (that module imports this one).
     """
-    from layers.targeting import scenario_export
+    if name in ("export_scenario", "scenario_villages"):
+        from layers.targeting import scenario_export
 
-    return scenario_export.scenario_villages(store, ws, scenario, gettext=gettext, lang=lang)
-
-
-def export_scenario(
-    store: Store,
-    ws: str,
-    name: str,
-    path: Path,
-    fmt: str = "csv",
-    *,
-    gettext: Callable[[str], str] | None = None,
-    lang: str = "en",
-) -> Path:
-    """Write a scenario's selected villages to CSV or XLSX, whole or not at all.
-
-    See :func:`layers.targeting.scenario_export.export_scenario`.
-    """
-    from layers.targeting import scenario_export
-
-    return scenario_export.export_scenario(store, ws, name, path, fmt, gettext=gettext, lang=lang)
+        return getattr(scenario_export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from layers.crs import metric_crs
-from layers.derived import jsonable
+from layers.derived import record_json
 from layers.errors import N_, InputError
 from layers.errors import Note as BaseNote
 from layers.targeting.siting_inputs import (
@@ -561,18 +561,8 @@ class FacilitySiting:
         if self.sites is None:
             raise ValueError("call solve() before reading the results of a FacilitySiting")
 
-        def clean(value: Any) -> Any:
-            value = jsonable(value)
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
         by_kode = self.by_kode.reset_index().to_dict(orient="records")
-        return clean(
+        return record_json(
             {
                 "settings": {
                     "model": self.model,
