@@ -89,6 +89,7 @@ def programs() -> None:
       geoapp programs list -w merangin
       geoapp programs assign P-01 -w merangin --scenario puskesmas_2025
       geoapp programs log P-01 -w merangin --date 2025-03-31 --figure 120 --unit households
+      geoapp programs change P-01 -w merangin --profile health_access --baseline 1
     """
 
 
@@ -447,6 +448,88 @@ def log_activity(
     _notes(result.notes)
 
 
+#: Printed columns of the before/after table: (column, header, kind).
+CHANGE_COLUMNS = (
+    ("measure", N_("measure"), "text"),
+    ("selected_villages", N_("program villages"), "int"),
+    ("selected_before", N_("before"), "2"),
+    ("selected_after", N_("after"), "2"),
+    ("selected_change", N_("change"), "2"),
+    ("other_villages", N_("other villages"), "int"),
+    ("other_before", N_("before"), "2"),
+    ("other_after", N_("after"), "2"),
+    ("other_change", N_("change"), "2"),
+    ("difference_in_differences", N_("difference"), "2"),
+)
+
+
+@programs.command("change")
+@click.argument("program_id")
+@click.option("--workspace", "-w", required=True, help="Workspace.")
+@click.option("--profile", required=True, help="The scoring profile whose runs are compared.")
+@click.option("--baseline", required=True, type=click.IntRange(1), help="Baseline run number.")
+@click.option("--followup", type=click.IntRange(1), help="Follow-up run number (the latest run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@handles_errors
+def change(
+    program_id: str,
+    workspace: str,
+    profile: str,
+    baseline: int,
+    followup: int | None,
+    as_json: bool,
+) -> None:
+    """Compare the program's villages with the others between two score runs.
+
+    For the score and each indicator: the mean over the program's villages (assigned, not
+    dropped) and over the other villages at the baseline and the follow-up run, each
+    group's change, and the difference of the changes. This describes what changed; it
+    does not prove the program caused it.
+
+    \b
+    Examples:
+      geoapp programs change P-01 -w merangin --profile health_access --baseline 1
+      geoapp programs change P-01 -w merangin --profile health_access --baseline 1 \\
+        --followup 3 --json
+    """
+    from geoapp.views.programs_edit import program_change
+
+    s = state()
+    data = program_change(
+        s.store(), workspace, program_id, profile=profile, baseline=baseline, followup=followup
+    )
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(
+        s._(
+            N_(
+                "Program %(program)s: %(count)s villages; runs %(baseline)s and %(followup)s "
+                "of profile %(profile)s"
+            ),
+            program=program_id,
+            count=len(data["selected"]),
+            baseline=data["baseline"],
+            followup=data["followup"],
+            profile=profile,
+        )
+    )
+    click.echo(
+        table(
+            [s._(h) for _, h, _ in CHANGE_COLUMNS],
+            [[_cell(r.get(c), k) for c, _, k in CHANGE_COLUMNS] for r in data["rows"]],
+        )
+    )
+    click.echo(
+        s._(
+            N_(
+                "Only villages in both runs with a value at both times count. This describes "
+                "what changed; it does not prove the program caused it."
+            )
+        )
+    )
+
+
 # --- needs ---------------------------------------------------------------------------------
 
 
@@ -469,6 +552,7 @@ def _need_step(action: str):
         on: str | None,
         by: str,
         note: str,
+        layer: str | None,
         program: str | None = None,
     ) -> None:
         from layers.programs.needs_status import record_need_action
@@ -483,6 +567,7 @@ def _need_step(action: str):
             by=by,
             note=note,
             program_id=program,
+            layer=layer,
         )
         click.echo(result.render(s.translations.gettext))
 
@@ -497,6 +582,10 @@ def _need_options(func):
             click.option("--date", "on", help="When, YYYY-MM-DD (today)."),
             click.option("--by", required=True, help="Who did it."),
             click.option("--note", default="", help="How or why."),
+            click.option(
+                "--layer",
+                help="The needs layer the need is in (when several hold its id), e.g. needs_kobo.",
+            ),
         ]
     ):
         func = option(func)
@@ -506,42 +595,57 @@ def _need_options(func):
 @needs.command("verify")
 @_need_options
 @handles_errors
-def verify(need_id: str, workspace: str, on: str | None, by: str, note: str) -> None:
+def verify(
+    need_id: str, workspace: str, on: str | None, by: str, note: str, layer: str | None
+) -> None:
     """Record that a reported need was verified.
 
     \b
     Examples:
       geoapp needs verify N-0012 -w merangin --by ani
       geoapp needs verify N-0012 -w merangin --by ani --date 2025-03-02 --note "kunjungan"
+      geoapp needs verify K-0007 -w merangin --by ani --layer needs_kobo
     """
-    _need_step("verified")(need_id, workspace, on, by, note)
+    _need_step("verified")(need_id, workspace, on, by, note, layer)
 
 
 @needs.command("link")
 @_need_options
 @click.option("--program", required=True, help="The program addressing the need.")
 @handles_errors
-def link(need_id: str, workspace: str, on: str | None, by: str, note: str, program: str) -> None:
+def link(
+    need_id: str,
+    workspace: str,
+    on: str | None,
+    by: str,
+    note: str,
+    layer: str | None,
+    program: str,
+) -> None:
     """Link a reported need to the program that addresses it.
 
     \b
     Examples:
       geoapp needs link N-0012 -w merangin --program P-01 --by ani
+      geoapp needs link M-0031 -w merangin --program P-01 --by ani --layer needs_musrenbang
     """
-    _need_step("linked")(need_id, workspace, on, by, note, program)
+    _need_step("linked")(need_id, workspace, on, by, note, layer, program)
 
 
 @needs.command("close")
 @_need_options
 @handles_errors
-def close(need_id: str, workspace: str, on: str | None, by: str, note: str) -> None:
+def close(
+    need_id: str, workspace: str, on: str | None, by: str, note: str, layer: str | None
+) -> None:
     """Close a reported need (addressed, or no longer relevant: say which in --note).
 
     \b
     Examples:
       geoapp needs close N-0012 -w merangin --by budi --note "Posyandu berjalan"
+      geoapp needs close K-0007 -w merangin --by budi --layer needs_kobo
     """
-    _need_step("closed")(need_id, workspace, on, by, note)
+    _need_step("closed")(need_id, workspace, on, by, note, layer)
 
 
 # --- coverage ------------------------------------------------------------------------------

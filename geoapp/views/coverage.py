@@ -9,6 +9,8 @@ from the page's JSON; moving the timeline asks the JSON API
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
@@ -93,6 +95,10 @@ def coverage_page(workspace: str) -> str:
         need_statuses={k: gettext(v) for k, v in NEED_STATUS_LABELS.items()},
         api=url_for("coverage_api.coverage", workspace=workspace),
         needs_api=url_for("coverage_api.village_needs", workspace=workspace, kode="KODE"),
+        need_action_api=url_for(
+            "coverage_api.verify_need", workspace=workspace, need_id="NEED_ID"
+        ).replace("/verify", "/ACTION"),
+        today=date.today().isoformat(),
     )
 
 

@@ -1,5 +1,7 @@
 """The coverage JSON API under ``/api/workspaces/<ws>``: coverage on a date, reach over time,
-a village's needs and the programs that address them.
+a village's needs and the programs that address them, and a need's lifecycle steps
+(verify, link, close: JSON objects with ``base_version``, the lifecycle version the page
+showed).
 
 Each view parses the request and calls one function of :mod:`geoapp.views.coverage_data`
 (which calls :mod:`layers.coverage` and :mod:`layers.programs`). Errors keep the app's one
@@ -14,11 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext
 
-from geoapp.errors import AppError
+from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
 from geoapp.views import coverage_data
-from layers.errors import InputError, JangkauError, NotFoundError, StoreError, fill
+from layers.errors import (
+    N_,
+    ConflictError,
+    InputError,
+    JangkauError,
+    NotFoundError,
+    StoreError,
+    fill,
+)
 
 bp = Blueprint("coverage_api", __name__, url_prefix="/api/workspaces/<workspace>")
 
@@ -72,6 +83,37 @@ def core_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise as_app_error(exc) from None
 
 
+def edit_call(workspace: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(store, workspace, *args, **kwargs)`` with the core's errors as the API's; a
+    conflict's details carry the other person's change (``theirs``)."""
+    from geoapp.views import programs_edit as edit_helpers
+
+    store = get_store()
+    try:
+        return function(store, workspace, *args, translate=gettext, **kwargs)
+    except ConflictError as exc:
+        error = as_app_error(exc)
+        if "steps" in (exc.params or {}):
+            error.details.update(
+                latest_version=edit_helpers.lifecycle_version(store, workspace),
+                theirs=exc.params["steps"],
+            )
+            exc.params = {k: v for k, v in exc.params.items() if k != "steps"}
+        else:
+            error.details.update(edit_helpers.conflict_details(store, workspace, exc))
+        raise error from None
+    except (InputError, NotFoundError) as exc:
+        raise as_app_error(exc) from None
+
+
+def json_body() -> Any:
+    """The request's JSON object; 400 naming ``body`` otherwise."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestError(N_("send a JSON object"), details={"parameter": "body"})
+    return body
+
+
 def _date(name: str) -> Any:
     text = request.args.get(name)
     if text is None or not text.strip():
@@ -112,3 +154,28 @@ def timeseries(workspace: str) -> Response:
 def village_needs(workspace: str, kode: str) -> Response:
     """A village's needs, their steps and the programs that address them."""
     return jsonify(core_call(coverage_data.village_needs, get_store(), workspace, kode))
+
+
+def _need_step(workspace: str, need_id: str, word: str) -> tuple[Response, int]:
+    from geoapp.views.programs_edit import need_action
+
+    body = edit_call(workspace, need_action, need_id, word, json_body())
+    return jsonify(body), 201
+
+
+@bp.post("/needs/<need_id>/verify")
+def verify_need(workspace: str, need_id: str) -> tuple[Response, int]:
+    """Record that a reported need was verified (``on``, ``by``, ``note``, ``layer``)."""
+    return _need_step(workspace, need_id, "verify")
+
+
+@bp.post("/needs/<need_id>/link")
+def link_need(workspace: str, need_id: str) -> tuple[Response, int]:
+    """Link a reported need to the program that addresses it (``program_id``)."""
+    return _need_step(workspace, need_id, "link")
+
+
+@bp.post("/needs/<need_id>/close")
+def close_need(workspace: str, need_id: str) -> tuple[Response, int]:
+    """Close a reported need."""
+    return _need_step(workspace, need_id, "close")

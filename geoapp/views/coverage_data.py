@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from layers.errors import N_, InputError, NotFoundError
+from layers.errors import N_, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -330,8 +330,10 @@ def coverage_page_data(
     Raises InputError for a facility type the workspace's coverage does not have or an
     unknown colouring, NotFoundError for an unknown workspace or one without villages.
     """
+    from geoapp.views.programs_edit import lifecycle_version
     from layers.coverage import coverage_table
     from layers.coverage.reach import reach_timeseries
+    from layers.programs.needs_status import needs_layers
     from layers.schema import FACILITY_TYPE_LABELS
 
     if colour not in COLOURINGS:
@@ -396,6 +398,8 @@ def coverage_page_data(
         "share_legend": share_legend(translate),
         "status_legend": status_legend(translate),
         "map": map_source,
+        "needs_layers": needs_layers(store, workspace),
+        "lifecycle_version": lifecycle_version(store, workspace),
     }
 
 
@@ -429,95 +433,12 @@ def timeseries_data(
 
 
 def village_needs(store: Store, workspace: str, kode: str) -> dict[str, Any]:
-    """One village's needs and the programs that address them ("you said, we did").
-
-    :func:`layers.programs.needs_status.you_said_we_did` reads the needs layer named
-    ``needs``; a workspace whose needs come in layers of other names (the demo's
-    ``needs_kobo`` and ``needs_musrenbang``) gets the same answer from all its needs layers.
+    """One village's needs of every needs layer (each with its ``layer``) and the programs
+    that address them ("you said, we did"): :func:`~layers.programs.needs_status.you_said_we_did`.
     """
     from layers.programs.needs_status import you_said_we_did
 
-    latest = {d.name: d for d in store.list_datasets(workspace)}
-    if "needs" in latest or not any(d.kind == "needs" for d in latest.values()):
-        try:
-            return you_said_we_did(store, workspace, kode)
-        except NotFoundError:
-            if "needs" in latest:
-                raise
-        return _needs_from_layers(store, workspace, kode, [])
-    return _needs_from_layers(
-        store, workspace, kode, [d.name for d in latest.values() if d.kind == "needs"]
-    )
-
-
-def _needs_from_layers(
-    store: Store, workspace: str, kode: str, layers: list[str]
-) -> dict[str, Any]:
-    import pandas as pd
-
-    from layers.programs import Register
-    from layers.programs.needs_status import lifecycle_log, overlay
-
-    villages = store.read_dataset(workspace, "villages", geometry=False)
-    match = villages.loc[villages["kode"].astype(str) == str(kode)]
-    if match.empty:
-        raise InputError(
-            N_("unknown village code %(value)r: it is not in the workspace's villages"),
-            column="kode",
-            params={"value": kode},
-        )
-    frames = []
-    for name in sorted(layers):
-        frame = store.read_dataset(workspace, name, geometry=False)
-        if "kode" in frame and "need_id" in frame:
-            frames.append(frame.loc[frame["kode"].astype(str) == str(kode)].assign(layer=name))
-    mine = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"need_id": []})
-    log = lifecycle_log(store, workspace)
-    status = overlay(mine, log)
-    entries = log.loc[log["need_id"].isin(set(status["need_id"]))]
-    reg = Register.load(store, workspace)
-    assigned = reg.assignments.loc[reg.assignments["kode"] == str(kode)]
-    ids = list(
-        dict.fromkeys([*assigned["program_id"], *sorted(set(entries["program_id"].dropna()))])
-    )
-    programs = reg.programs.set_index("program_id")
-    out_programs = []
-    for pid in ids:
-        if pid not in programs.index:
-            continue
-        p = programs.loc[pid]
-        here = assigned.loc[assigned["program_id"] == pid]
-        out_programs.append(
-            {
-                "program_id": pid,
-                "name": p["name"],
-                "sector": p["sector"],
-                "status": p["status"],
-                "organisation": _plain(p["organisation"]),
-                "assignment": {k: _plain(v) for k, v in here.iloc[0].to_dict().items()}
-                if len(here)
-                else None,
-                "addresses": sorted(set(entries.loc[entries["program_id"] == pid, "need_id"])),
-            }
-        )
-    needs = []
-    for rec in status.to_dict("records"):
-        steps = entries.loc[entries["need_id"] == rec["need_id"]]
-        needs.append(
-            {
-                **{k: _plain(v) for k, v in rec.items()},
-                "lifecycle": [
-                    {k: _plain(v) for k, v in s.items()} for s in steps.to_dict("records")
-                ],
-            }
-        )
-    row = match.iloc[0]
-    return {
-        "kode": str(kode),
-        "name": _plain(row["name"]) if "name" in match else None,
-        "needs": needs,
-        "programs": out_programs,
-    }
+    return you_said_we_did(store, workspace, kode)
 
 
 # -- downloads ------------------------------------------------------------------------------

@@ -54,7 +54,9 @@ def export(workspace: str) -> Response:
 def program(workspace: str, program_id: str) -> str:
     """Show one program: its villages, its activity log and its reach on ``?as_of=``."""
     as_of = core_call(coverage_data.parse_date, request.args.get("as_of"))
-    data = core_call(programs_data.program_data, get_store(), workspace, program_id, as_of=as_of)
+    data = core_call(
+        programs_data.program_page_data, get_store(), workspace, program_id, as_of=as_of
+    )
     return render_template(
         "programs_program.html", data=data, labels=_labels(), workspace_name=workspace
     )

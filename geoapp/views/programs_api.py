@@ -5,6 +5,14 @@ file (XLSX, ZIP of CSV files or programs.csv): ``dry_run=1`` checks every row an
 nothing, ``dry_run=0`` imports when no row is rejected. A rejected file is a 400
 ``rows_rejected`` whose ``details.problems`` lists every row (file, sheet, row, column,
 reason); nothing is written.
+
+Edits (a new program, changed fields, villages assigned, an activity entry; a need's
+lifecycle step is in :mod:`geoapp.views.coverage_api`) are JSON objects with
+``base_version``, the version the page showed; each calls one function of
+:mod:`geoapp.views.programs_edit`. A value the core refuses is a 400 whose
+``details.parameter`` names the field; a row someone changed since ``base_version`` is a
+409 ``conflict`` whose ``details.theirs`` is that row now. ``/change`` compares the
+program's villages with the others between two score runs.
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ from flask_babel import gettext
 
 from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
-from geoapp.views import coverage_data, programs_data
-from geoapp.views.coverage_api import as_app_error, core_call
+from geoapp.views import coverage_data, programs_data, programs_edit
+from geoapp.views.coverage_api import as_app_error, core_call, edit_call, json_body
 from layers.errors import N_, InputError, NotFoundError, StoreError
 
 bp = Blueprint("programs_api", __name__, url_prefix="/api/workspaces/<workspace>/programs")
@@ -150,3 +158,69 @@ def import_register(workspace: str) -> tuple[Response, int]:
         raise as_app_error(exc) from None
     body["links"] = {"programs": url_for("programs_api.programs", workspace=workspace)}
     return jsonify(body), (200 if dry_run else 201)
+
+
+# -- edits ----------------------------------------------------------------------------------
+
+
+@bp.post("")
+def create(workspace: str) -> tuple[Response, int, dict[str, str]]:
+    """Add a program to the register (its fields and ``base_version``)."""
+    body = edit_call(workspace, programs_edit.create_program, json_body())
+    body["links"] = program_links(workspace, body["program_id"])
+    return jsonify(body), 201, {"Location": body["links"]["self"]}
+
+
+@bp.patch("/<program_id>")
+def update(workspace: str, program_id: str) -> Response:
+    """Change some fields of a program (``base_version`` and the fields)."""
+    body = edit_call(workspace, programs_edit.update_program, program_id, json_body())
+    body["links"] = program_links(workspace, program_id)
+    return jsonify(body)
+
+
+@bp.post("/<program_id>/assignments")
+def assign(workspace: str, program_id: str) -> tuple[Response, int]:
+    """Assign the program to a saved scenario's villages or to villages by code."""
+    body = edit_call(workspace, programs_edit.add_assignments, program_id, json_body())
+    body["links"] = program_links(workspace, program_id)
+    return jsonify(body), 201
+
+
+@bp.post("/<program_id>/activities")
+def log_activity(workspace: str, program_id: str) -> tuple[Response, int]:
+    """Add an entry to the program's activity log."""
+    body = edit_call(workspace, programs_edit.log_activity, program_id, json_body())
+    body["links"] = program_links(workspace, program_id)
+    return jsonify(body), 201
+
+
+@bp.get("/<program_id>/change")
+def change(workspace: str, program_id: str) -> Response:
+    """The program's villages versus the others between two score runs of ``?profile=``
+    (``?baseline=N``, ``?followup=M``: the latest run by default)."""
+    baseline = _run_number("baseline", required=True)
+    body = core_call(
+        programs_edit.program_change,
+        get_store(),
+        workspace,
+        program_id,
+        profile=(request.args.get("profile") or "").strip(),
+        baseline=baseline,
+        followup=_run_number("followup"),
+    )
+    return jsonify(body)
+
+
+def _run_number(name: str, *, required: bool = False) -> int | None:
+    text = (request.args.get(name) or "").strip()
+    if not text and not required:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequestError(
+            N_("%(parameter)s must be a score run number from 1, not %(value)r"),
+            details={"parameter": name},
+            parameter=name,
+            value=text,
+        )
+    return int(text)

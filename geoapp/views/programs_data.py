@@ -105,6 +105,25 @@ def program_data(
     }
 
 
+def program_page_data(
+    store: Store, workspace: str, program_id: str, *, as_of: date
+) -> dict[str, Any]:
+    """One program (:func:`program_data`) with what its page's forms offer: the saved
+    scenarios to assign villages from and the score runs of each profile (before and after).
+    """
+    from geoapp.views.programs_edit import score_runs
+    from layers.targeting.scenarios import list_scenarios
+
+    data = program_data(store, workspace, program_id, as_of=as_of)
+    data["scenarios"] = [
+        {"name": s["name"], "title": s["title"], "kind": s["kind"], "version": s["version"],
+         "villages": s["villages_selected"]}
+        for s in list_scenarios(store, workspace)
+    ]  # fmt: skip
+    data["score_runs"] = score_runs(store, workspace)
+    return data
+
+
 def register_xlsx(store: Store, workspace: str, version: int | None = None) -> bytes:
     """The register as an XLSX workbook (the file ``geoapp programs export`` writes)."""
     from layers.programs import export_register

@@ -37,6 +37,7 @@ COMMANDS = [
     ["programs", "show"],
     ["programs", "assign"],
     ["programs", "log"],
+    ["programs", "change"],
     ["needs"],
     ["needs", "verify"],
     ["needs", "link"],
@@ -240,3 +241,114 @@ def test_coverage_table_text_json_and_csv(run, tmp_path):
     bad = run("coverage", "-w", "merangin", "--as-of", "besok")
     assert bad.exit_code == 1
     assert "as_of must be a date" in bad.output
+
+
+def add_runs(url: str) -> None:
+    """Two saved runs of profile ``akses`` (a table and a record each), values by hand."""
+    store = open_store(url)
+    for score, distance in (
+        ([40.0, 50.0, 70.0, 90.0], [2.0, 3.0, 9.0, 11.0]),
+        ([30.0, 35.0, 66.0, 88.0], [1.0, 2.0, 9.0, None]),
+    ):
+        table = pd.DataFrame({"kode": CODES, "score": score, "distance_km": distance})
+        saved = store.put_dataset(
+            "merangin", "derived", table, name="score-akses", source_name="s",
+            source_sha256=None, report={},
+        )  # fmt: skip
+        store.put_record("merangin", "score_runs", "akses", {"table": saved.ref})
+    store.close()
+
+
+def test_programs_change_equals_before_after_and_the_hand_computed_figures(run, url, tmp_path):
+    from layers.coverage import before_after
+    from layers.score_run import load_run
+
+    run("programs", "import", write_register(tmp_path / "reg"), "-w", "merangin")
+    run("programs", "assign", "P-01", "-w", "merangin", "--kode", C)  # P-01: A and C
+    add_runs(url)
+    got = run("programs", "change", "P-01", "-w", "merangin", "--profile", "akses",
+              "--baseline", "1", "--json")  # fmt: skip
+    assert got.exit_code == 0, got.output
+    data = json.loads(got.output)
+    assert data["selected"] == [A, C]
+    assert (data["baseline"], data["followup"]) == (1, 2)  # follow-up: the latest run
+    rows = {r["measure"]: r for r in data["rows"]}
+    score = rows["score"]
+    assert score["selected_before"] == pytest.approx((40 + 70) / 2)
+    assert score["selected_after"] == pytest.approx((30 + 66) / 2)
+    assert score["other_change"] == pytest.approx((35 + 88) / 2 - (50 + 90) / 2)
+    assert score["difference_in_differences"] == pytest.approx(-7.0 - -8.5)
+    # D has no follow-up distance: only B counts among the others.
+    distance = rows["distance_km"]
+    assert (distance["other_villages"], distance["other_before"]) == (1, 3.0)
+    assert distance["other_change"] == pytest.approx(-1.0)
+    store = open_store(url)
+    try:
+        core = before_after(
+            load_run(store, "merangin", "akses", 1), load_run(store, "merangin", "akses", 2),
+            [A, C],
+        )  # fmt: skip
+    finally:
+        store.close()
+    assert data["rows"] == json.loads(core.to_json(orient="records"))
+    text = run("programs", "change", "P-01", "-w", "merangin", "--profile", "akses",
+               "--baseline", "1", "--followup", "2", lang="id")  # fmt: skip
+    assert text.exit_code == 0, text.output
+    line = next(x for x in text.output.splitlines() if x.strip().startswith("score"))
+    # Indonesian decimals: 55,00 -> 48,00 for the program's villages, difference 1,50.
+    assert "55,00" in line
+    assert "48,00" in line
+    assert "1,50" in line
+    same = run("programs", "change", "P-01", "-w", "merangin", "--profile", "akses",
+               "--baseline", "2")  # fmt: skip
+    assert same.exit_code == 1
+    assert "another run" in same.output
+    missing = run("programs", "change", "P-01", "-w", "merangin", "--profile", "lain",
+                  "--baseline", "1")  # fmt: skip
+    assert missing.exit_code == 1
+    assert "no saved score run" in missing.output
+
+
+def test_needs_layer_option(run, url, tmp_path):
+    run("programs", "import", write_register(tmp_path / "reg"), "-w", "merangin")
+    store = open_store(url)
+    other = gpd.GeoDataFrame(
+        {
+            "need_id": ["N1"],
+            "category": ["road"],
+            "severity": np.array([2], dtype=np.int64),
+            "reported_date": pd.to_datetime(["2025-02-01"]),
+            "status": ["open"],
+            "kode": [D],
+        },
+        geometry=gpd.GeoSeries([None]),
+        crs="EPSG:4326",
+    )
+    store.put_dataset("merangin", "needs", other, name="needs_musrenbang", source_name="m",
+                      source_sha256=None, report={})  # fmt: skip
+    store.close()
+    which = run("needs", "verify", "N1", "-w", "merangin", "--by", "ani")
+    assert which.exit_code == 1
+    assert "several needs layers (needs, needs_musrenbang)" in which.output
+    done = run("needs", "verify", "N1", "-w", "merangin", "--by", "ani",
+               "--layer", "needs_musrenbang", "--date", "2025-03-01")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "need N1 verified on 2025-03-01" in done.output
+    linked = run("needs", "link", "N1", "-w", "merangin", "--by", "ani", "--program", "P-01",
+                 "--layer", "needs")  # fmt: skip
+    assert linked.exit_code == 0, linked.output
+    closed = run("needs", "close", "N1", "-w", "merangin", "--by", "ani",
+                 "--layer", "needs_musrenbang")  # fmt: skip
+    assert "status is now closed" in closed.output
+    wrong = run("needs", "close", "N1", "-w", "merangin", "--by", "ani", "--layer", "kobo")
+    assert wrong.exit_code == 1
+    assert "no needs layer 'kobo'" in wrong.output
+    from layers.programs.needs_status import current_status
+
+    store = open_store(url)
+    try:
+        status = current_status(store, "merangin").set_index(["layer", "need_id"])["status"]
+    finally:
+        store.close()
+    assert status[("needs", "N1")] == "in_progress"
+    assert status[("needs_musrenbang", "N1")] == "closed"

@@ -18,6 +18,7 @@
   var strings = readJSON('coverage-strings', {});
   var lang = document.documentElement.getAttribute('lang') || 'id';
   var state = {
+    lifecycleVersion: data.lifecycle_version || 0,
     asOf: data.as_of,
     colour: data.colour || 'coverage',
     programs: data.village_programs || {},
@@ -246,10 +247,24 @@
         if (body.name) { document.getElementById('village-name').textContent = body.name; }
         clear(needs);
         if (!body.needs.length) { needs.textContent = strings.no_needs; }
+        var several = (data.needs_layers || []).length > 1;
         body.needs.forEach(function (n) {
-          item(needs, String(n.category || n.need_id),
+          var li = item(needs, String(n.category || n.need_id),
                [n.description || '', '(' + fill(strings.need_status, {
-                 status: label(strings.need_statuses, n.status)}) + ')'].join(' '));
+                 status: label(strings.need_statuses, n.status)}) + ')',
+                several && n.layer ? fill(strings.need_layer, {layer: n.layer}) : ''].join(' '));
+          li.setAttribute('data-need', String(n.need_id));
+          li.setAttribute('data-layer', String(n.layer || ''));
+          li.setAttribute('data-status', String(n.status || ''));
+          li.appendChild(needButtons(kode, n));
+        });
+        var chooser = document.getElementById('need-program');
+        clear(chooser);
+        body.programs.forEach(function (pr) {
+          var o = document.createElement('option');
+          o.value = String(pr.program_id);
+          o.textContent = pr.program_id + ' · ' + pr.name;
+          chooser.appendChild(o);
         });
         if (!body.programs.length) { programs.textContent = strings.no_programs; }
         body.programs.forEach(function (pr) {
@@ -274,6 +289,71 @@
         clear(needs);
         needs.textContent = fill(strings.load_error, {reason: err.message});
       });
+  }
+
+  // --- a need's lifecycle steps (verify, link, close) ---------------------------------------
+
+  function needButtons(kode, need) {
+    var box = document.createElement('div');
+    box.className = 'need-buttons';
+    ['verify', 'link', 'close'].forEach(function (word) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'button small need-' + word;
+      b.setAttribute('data-action', word);
+      b.textContent = strings[word];
+      b.addEventListener('click', function () { needStep(kode, need, word, b); });
+      box.appendChild(b);
+    });
+    return box;
+  }
+
+  function needStep(kode, need, word, button) {
+    var note = document.getElementById('need-status');
+    var by = document.getElementById('need-by').value.trim();
+    if (!by) {
+      note.textContent = strings.who;
+      document.getElementById('need-by').focus();
+      return;
+    }
+    var body = {
+      by: by,
+      on: document.getElementById('need-on').value,
+      layer: need.layer || null,
+      base_version: state.lifecycleVersion
+    };
+    if (word === 'link') {
+      var program = document.getElementById('need-program').value;
+      if (!program) { note.textContent = strings.no_program; return; }
+      body.program_id = program;
+    }
+    if (!body.layer) { delete body.layer; }
+    var url = data.need_action_api.replace('NEED_ID', encodeURIComponent(need.need_id))
+      .replace('ACTION', word);
+    button.disabled = true;
+    note.textContent = strings.saving;
+    fetch(withLang(url), {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: {'Content-Type': 'application/json', Accept: 'application/json'}
+    }).then(function (r) {
+      return r.json().then(function (json) { return {ok: r.ok, status: r.status, body: json}; });
+    }).then(function (res) {
+      button.disabled = false;
+      if (!res.ok) {
+        var reason = (res.body.error || {}).message || res.status;
+        note.textContent = fill(res.status === 409 ? strings.conflict : strings.failed,
+                                {reason: reason});
+        return;
+      }
+      state.lifecycleVersion = res.body.version;
+      showVillage(kode, {name: document.getElementById('village-name').textContent,
+                         kecamatan: document.getElementById('village-where').textContent});
+      note.textContent = fill(strings.recorded, {message: res.body.message});
+    }).catch(function (err) {
+      button.disabled = false;
+      note.textContent = fill(strings.load_error, {reason: err.message});
+    });
   }
 
   document.getElementById('village-close').addEventListener('click', function () {
