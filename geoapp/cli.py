@@ -37,6 +37,7 @@ from geoapp.cli_common import (
     state,
     table,
 )
+from geoapp.cli_export import export
 from geoapp.cli_import import demo, import_, validate
 from geoapp.cli_programs import coverage, needs, programs
 from geoapp.cli_scenarios import scenario
@@ -165,6 +166,7 @@ for _command in (
     programs,
     needs,
     coverage,
+    export,
 ):
     main.add_command(_command)
 

@@ -14,6 +14,13 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/de
     || echo "test: chromium could not be installed; browser tests will be skipped"
 fi
 
+# Printed-map tests read PDFs with poppler's pdftoppm, pdftotext and pdfinfo.
+if ! command -v pdftotext >/dev/null && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "test: installing poppler-utils for the printed-map tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null) \
+    || echo "test: poppler-utils could not be installed; PDF map tests will be skipped"
+fi
+
 # The PostGIS store runs its tests against a local server when one can be started.
 if [ -f scripts/postgis_test_server.sh ]; then
   # shellcheck disable=SC1091

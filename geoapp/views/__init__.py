@@ -11,7 +11,9 @@ def init_app(app: Flask) -> None:
     from geoapp.views.basemap import bp as basemap
     from geoapp.views.coverage import bp as coverage
     from geoapp.views.coverage_api import bp as coverage_api
+    from geoapp.views.exports import bp as exports
     from geoapp.views.map_api import bp as map_api
+    from geoapp.views.map_export import bp as map_export
     from geoapp.views.map_page import bp as map_page
     from geoapp.views.pages import bp as pages
     from geoapp.views.programs import bp as programs
@@ -23,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(map_api)
     app.register_blueprint(map_page)
+    app.register_blueprint(map_export)
     app.register_blueprint(basemap)
     app.register_blueprint(scenarios)
     app.register_blueprint(scenarios_api)
@@ -30,3 +33,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(coverage_api)
     app.register_blueprint(programs)
     app.register_blueprint(programs_api)
+    app.register_blueprint(exports)

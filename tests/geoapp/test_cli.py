@@ -30,6 +30,7 @@ COMMANDS = [
     "programs",
     "needs",
     "coverage",
+    "export",
     "serve",
 ]
 
