@@ -124,7 +124,7 @@ def test_html_map_download(client):
     ],
 )
 def test_bad_downloads(client, url, status, text):
-    response = client.get(url)
+    response = client.get(url, headers={"Accept-Language": "en"})
     assert response.status_code == status
     assert "Content-Disposition" not in response.headers
     assert text in response.get_data(as_text=True)
