@@ -2,51 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.geoapp.browser_support import chromium, serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser():
-    """Debian's Chromium under Playwright; skipped where either is missing."""
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def server(app):
-    """The seeded app served by waitress on a free local port, in a thread."""
-    from waitress import create_server
-
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    """The seeded app served on a free local port."""
+    with serving(app, threads=2) as url:
+        yield url
 
 
 def test_workspace_page_in_indonesian_loads_only_local_assets(browser, server, tmp_path):

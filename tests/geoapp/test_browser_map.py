@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.geoapp.browser_support import LocalPage, chromium, demo_app, serving
+
 #: The village renamed in the fixture, to show that data is written as text.
 SCRIPT_NAME = "<script>alert(1)</script>"
 
@@ -27,21 +17,16 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The app over the bundled demo area, one village renamed to a script."""
+    from geoapp.store import get_store
+
+    with demo_app(tmp_path_factory.mktemp("map")) as app:
+        yield _renamed(get_store(app), app)
+
+
+def _renamed(store, app) -> dict:
     import geopandas as gpd
     import shapely
 
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    tmp = tmp_path_factory.mktemp("map")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
     villages = store.read_dataset("merangin", "villages")
     metric = villages.to_crs(villages.estimate_utm_crs())
     big = metric.geometry.area.sort_values(ascending=False).index
@@ -57,78 +42,37 @@ def demo(tmp_path_factory):
         created_by="test",
     )
     point = shapely.point_on_surface(villages.loc[big[1], "geometry"])
-    yield {
+    return {
         "app": app,
         "renamed": renamed,
         "clicked": clicked,
         "clicked_name": villages.loc[big[1], "name"],
         "point": (point.y, point.x),
     }
-    close_store(app)
 
 
 @pytest.fixture(scope="module")
 def server(demo):
-    """The app served by waitress on a free local port (threads for two event streams)."""
-    from waitress import create_server
-
+    """The app served on a free local port (threads for two event streams)."""
     if "map_api" not in demo["app"].blueprints:
         pytest.skip("the map's JSON API (blueprint map_api) is not registered")
-    server = create_server(demo["app"], host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with serving(demo["app"], threads=8) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium under Playwright; skipped where either is missing."""
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed"
-    )
-    from geoapp.assets import vendor_installed
-
-    assert vendor_installed(), "front-end assets missing: run scripts/setup.sh (npm ci)"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as b:
+        yield b
 
 
-class Watch:
-    """A page whose requests stay on this machine and whose errors are collected."""
+class Watch(LocalPage):
+    """A local-only page on the map, which also records the village tiles it loads."""
 
     def __init__(self, browser, locale: str = "id-ID"):
-        self.context = browser.new_context(locale=locale, viewport={"width": 1300, "height": 850})
-        self.page = self.context.new_page()
-        self.requested: list[str] = []
-        self.blocked: list[str] = []
-        self.problems: list[str] = []
-        self.dialogs: list[str] = []
-        self.tiles: list[tuple[int, int]] = []
-        self.page.route("**/*", self._guard)
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        super().__init__(browser, locale, viewport=(1300, 850), allow_400=False)
+        self.tiles: list[tuple[int, str, int]] = []
         self.page.on("response", self._response)
-
-    def _guard(self, route):
-        url = route.request.url
-        self.requested.append(url)
-        if urlsplit(url).hostname != "127.0.0.1":
-            self.blocked.append(url)
-            route.abort()
-        else:
-            route.continue_()
-
-    def _console(self, message):
-        # Chromium asks every site for /favicon.ico; the app has none.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-            self.problems.append(message.text)
 
     def _response(self, response):
         if "/tiles/villages/" in response.url:
@@ -143,13 +87,6 @@ class Watch:
 
     def js(self, script: str, arg=None):
         return self.page.evaluate(script, arg)
-
-    def check_clean(self):
-        assert self.blocked == []
-        assert self.requested
-        assert all(urlsplit(u).hostname == "127.0.0.1" for u in self.requested)
-        assert self.problems == []
-        assert self.dialogs == []
 
 
 def until_villages_drawn(watch: Watch, view: tuple[float, float, int] | None = None) -> None:

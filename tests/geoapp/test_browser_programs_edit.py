@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.geoapp.test_browser_coverage import Watch, browser, server  # noqa: F401
+from tests.geoapp.browser_support import LocalPage as Watch
+from tests.geoapp.browser_support import chromium, demo_app, serving
 
 pytestmark = pytest.mark.browser
 
@@ -17,36 +18,36 @@ SCENARIO = "desa-prioritas"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo area with a saved placement of five villages."""
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
+    with demo_app(tmp_path_factory.mktemp("programs_edit_browser")) as app:
+        got = app.test_client().post(
+            "/api/workspaces/merangin/scenarios",
+            json={"name": SCENARIO, "kind": "placement", "profile": "health_access",
+                  "settings": {"top_n": 5}},
+        )  # fmt: skip
+        assert got.status_code == 201, got.get_data(as_text=True)
+        yield app
 
-    tmp = tmp_path_factory.mktemp("programs_edit_browser")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    got = app.test_client().post(
-        "/api/workspaces/merangin/scenarios",
-        json={"name": SCENARIO, "kind": "placement", "profile": "health_access",
-              "settings": {"top_n": 5}},
-    )  # fmt: skip
-    assert got.status_code == 201, got.get_data(as_text=True)
-    yield app
-    close_store(app)
+
+@pytest.fixture(scope="module")
+def server(demo):
+    with serving(demo) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
-def watch(browser):  # noqa: F811
+def watch(browser):
     w = Watch(browser)
     yield w
     w.close()
 
 
-def test_create_assign_log_and_verify(demo, server, watch):  # noqa: F811
+def test_create_assign_log_and_verify(demo, server, watch):
     from playwright.sync_api import expect
 
     from geoapp.store import get_store

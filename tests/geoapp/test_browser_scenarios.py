@@ -3,22 +3,11 @@ and its map, compare two scenarios."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.geoapp.browser_support import LocalPage as Watch
+from tests.geoapp.browser_support import chromium, demo_app, serving
+
 SCRIPT_TITLE = "<script>alert(1)</script>"
 
 pytestmark = pytest.mark.browser
@@ -27,90 +16,20 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The app over the bundled demo area."""
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    tmp = tmp_path_factory.mktemp("scenarios_browser")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    yield app
-    close_store(app)
+    with demo_app(tmp_path_factory.mktemp("scenarios_browser")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
 def server(demo):
-    """The app served by waitress on a free local port, in a thread."""
-    from waitress import create_server
-
-    server = create_server(demo, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with serving(demo) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium under Playwright; skipped where either is missing."""
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed"
-    )
-    from geoapp.assets import vendor_installed
-
-    assert vendor_installed(), "front-end assets missing: run scripts/setup.sh (npm ci)"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Watch:
-    """A page whose requests stay on this machine and whose errors are collected."""
-
-    def __init__(self, browser, locale: str = "en-GB"):
-        self.context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.requested: list[str] = []
-        self.blocked: list[str] = []
-        self.problems: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.route("**/*", self._guard)
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-
-    def _guard(self, route):
-        url = route.request.url
-        self.requested.append(url)
-        if urlsplit(url).hostname != "127.0.0.1":
-            self.blocked.append(url)
-            route.abort()
-        else:
-            route.continue_()
-
-    def _console(self, message):
-        # Chromium asks every site for /favicon.ico; the app has none. The failed POST of
-        # the bad-name check is logged by Chromium as a 400 resource error: expected.
-        url = message.location.get("url", "")
-        expected = url.endswith("/favicon.ico") or "status of 400" in message.text
-        if message.type == "error" and not expected:
-            self.problems.append(message.text)
-
-    def check_clean(self):
-        assert self.blocked == []
-        assert self.requested
-        assert all(urlsplit(u).hostname == "127.0.0.1" for u in self.requested)
-        assert self.problems == []
-        assert self.dialogs == []
+    with chromium() as b:
+        yield b
 
 
 def run_through_form(page, name: str, *, title: str = "", top_n: int | None = None, **extra):

@@ -1,0 +1,142 @@
+"""What the browser tests share: Debian's Chromium under Playwright, the app served by
+waitress on a free local port, the bundled demo area, and a page that may only reach this
+machine and whose errors are collected."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def chromium(*, assets: bool = True) -> Iterator[object]:
+    """Debian's Chromium under Playwright; the test is skipped where either is missing.
+
+    With ``assets`` the front-end files the app serves must have been installed.
+    """
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
+    if assets:
+        from geoapp.assets import vendor_installed
+
+        assert vendor_installed(), "front-end assets missing: run scripts/setup.sh (npm ci)"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def serving(app, *, threads: int = 4) -> Iterator[str]:
+    """``app`` served by waitress on a free local port in a thread; yields its base URL."""
+    from waitress import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def demo_app(folder: Path) -> Iterator[object]:
+    """An app over a fresh store in ``folder`` holding the bundled demo area."""
+    from geoapp import create_app
+    from geoapp.store import close_store, get_store
+    from layers.demo_load import load_demo
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{folder / 'jangkau.sqlite'}"},
+        instance_path=str(folder / "instance"),
+    )
+    store = get_store(app)
+    store.init()
+    load_demo(store)
+    try:
+        yield app
+    finally:
+        close_store(app)
+
+
+class LocalPage:
+    """A page whose requests stay on this machine and whose errors are collected.
+
+    Console errors are problems except Chromium's request for ``/favicon.ico`` (the app has
+    none) and, where ``allow_400`` is set, the resource error Chromium logs for a 400
+    answer a test provokes on purpose.
+    """
+
+    def __init__(
+        self,
+        browser,
+        locale: str = "en-GB",
+        *,
+        viewport: tuple[int, int] = (1280, 900),
+        allow_400: bool = True,
+    ) -> None:
+        width, height = viewport
+        self.context = browser.new_context(
+            locale=locale, viewport={"width": width, "height": height}
+        )
+        self.page = self.context.new_page()
+        self.allow_400 = allow_400
+        self.requested: list[str] = []
+        self.blocked: list[str] = []
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.route("**/*", self._guard)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def _guard(self, route) -> None:
+        url = route.request.url
+        self.requested.append(url)
+        if urlsplit(url).hostname != "127.0.0.1":
+            self.blocked.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def _console(self, message) -> None:
+        url = message.location.get("url", "")
+        expected = url.endswith("/favicon.ico") or (
+            self.allow_400 and "status of 400" in message.text
+        )
+        if message.type == "error" and not expected:
+            self.problems.append(message.text)
+
+    def check_clean(self) -> None:
+        """Nothing left this machine, nothing went wrong, no dialog opened."""
+        assert self.blocked == []
+        assert self.requested
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in self.requested)
+        assert self.problems == []
+        assert self.dialogs == []
+
+    def close(self) -> None:
+        self.context.close()
