@@ -150,3 +150,21 @@ def app(tmp_path):
 def client(app):
     """A test client of :func:`app`."""
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one per test module (skipped where missing)."""
+    from tests.geoapp.browser_support import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    """The module's ``demo`` app served on a free local port."""
+    from tests.geoapp.browser_support import serving
+
+    with serving(demo) as url:
+        yield url

@@ -6,15 +6,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.geoapp.browser_support import chromium, serving
+from tests.geoapp.browser_support import serving
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import chromium, demo_app, serving
+from tests.geoapp.browser_support import demo_app
 
 A, B = "15.02.01.2001", "15.02.01.2002"
 BAD_CODE = "15.99.99.2001"
@@ -52,18 +52,6 @@ def demo(tmp_path_factory):
         )
         assert got.status_code == 201, got.get_data(as_text=True)
         yield app
-
-
-@pytest.fixture(scope="module")
-def server(demo):
-    with serving(demo) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.geoapp.browser_support import LocalPage, chromium, demo_app, serving
+from tests.geoapp.browser_support import LocalPage, demo_app, serving
 
 #: The village renamed in the fixture, to show that data is written as text.
 SCRIPT_NAME = "<script>alert(1)</script>"
@@ -58,12 +58,6 @@ def server(demo):
         pytest.skip("the map's JSON API (blueprint map_api) is not registered")
     with serving(demo["app"], threads=8) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 class Watch(LocalPage):

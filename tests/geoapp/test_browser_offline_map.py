@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.geoapp.browser_support import chromium
-
 pytestmark = pytest.mark.browser
 
 
@@ -27,12 +25,6 @@ def exported(tmp_path_factory):
     values = map_values(store, "merangin", "health_access").values
     store.close()
     return {"path": path, "result": result, "villages": villages, "values": values}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def test_opened_from_disk_offline_it_draws_every_village_and_a_popup(exported, browser):

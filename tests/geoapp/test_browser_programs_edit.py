@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import chromium, demo_app, serving
+from tests.geoapp.browser_support import demo_app
 
 pytestmark = pytest.mark.browser
 
@@ -26,18 +26,6 @@ def demo(tmp_path_factory):
         )  # fmt: skip
         assert got.status_code == 201, got.get_data(as_text=True)
         yield app
-
-
-@pytest.fixture(scope="module")
-def server(demo):
-    with serving(demo) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

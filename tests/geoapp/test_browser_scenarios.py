@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import chromium, demo_app, serving
+from tests.geoapp.browser_support import demo_app
 
 SCRIPT_TITLE = "<script>alert(1)</script>"
 
@@ -18,18 +18,6 @@ def demo(tmp_path_factory):
     """The app over the bundled demo area."""
     with demo_app(tmp_path_factory.mktemp("scenarios_browser")) as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def server(demo):
-    with serving(demo) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def run_through_form(page, name: str, *, title: str = "", top_n: int | None = None, **extra):
