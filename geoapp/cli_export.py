@@ -218,3 +218,8 @@ if importlib.util.find_spec("geoapp.cli_export_map") is not None:
     from geoapp.cli_export_map import map_command
 
     export.add_command(map_command)
+
+from geoapp.cli_export_report import report_command, village_command  # noqa: E402
+
+export.add_command(report_command)
+export.add_command(village_command)

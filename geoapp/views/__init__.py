@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     from geoapp.views.pages import bp as pages
     from geoapp.views.programs import bp as programs
     from geoapp.views.programs_api import bp as programs_api
+    from geoapp.views.report_export import bp as report_export
     from geoapp.views.scenarios import bp as scenarios
     from geoapp.views.scenarios_api import bp as scenarios_api
 
@@ -34,3 +35,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(programs)
     app.register_blueprint(programs_api)
     app.register_blueprint(exports)
+    app.register_blueprint(report_export)

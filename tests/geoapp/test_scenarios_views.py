@@ -431,7 +431,7 @@ def test_every_scenario_route_is_documented(demo_app):
     doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     web = (REPO / "docs" / "scenarios.md").read_text(encoding="utf-8")
     rules = {r.rule for r in demo_app.url_map.iter_rules() if "scenarios" in r.rule}
-    assert len(rules) == 8
+    assert len(rules) == 9
     for rule in rules:
         documented = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: f"<{m.group(1)}>", rule)
         documented = documented.replace("<workspace>", "<ws>")

@@ -229,6 +229,19 @@
     }
     var p = state.programs[kode];
     fact(facts, strings.program_status, programStatusLabel(p ? p.status : 'none'));
+    var profileLink = document.getElementById('village-profile-link');
+    if (!profileLink) {
+      profileLink = document.createElement('a');
+      profileLink.id = 'village-profile-link';
+      profileLink.className = 'button';
+      profileLink.setAttribute('download', '');
+      var holder = document.createElement('p');
+      holder.appendChild(profileLink);
+      facts.parentNode.insertBefore(holder, facts.nextSibling);
+    }
+    profileLink.textContent = strings.village_profile || 'Village profile (PDF)';
+    profileLink.href = withLang(window.location.pathname.replace(/\/coverage\/?$/, '') +
+      '/villages/' + encodeURIComponent(kode) + '/profile.pdf');
     var needs = document.getElementById('village-needs');
     var programs = document.getElementById('village-programs');
     clear(needs);
