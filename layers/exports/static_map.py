@@ -442,6 +442,7 @@ class StaticMap:
             ax.add_patch(patch)
         # --- kecamatan outlines
         kecamatan = self._kecamatan(view, tolerance, project)
+        self._outlined = kecamatan is not None  # the legend lists the outline only if drawn
         if kecamatan is not None:
             outline = PathPatch(
                 lines_path(kecamatan["geometry"]),
@@ -835,7 +836,8 @@ class StaticMap:
             )
         if data.sites is not None and len(data.sites):
             rows.append((self._tr(TEXTS["site"]), {"marker": "^"}))
-        rows.append((self._tr(TEXTS["kecamatan"]), {"line": OUTLINE_COLOUR}))
+        if getattr(self, "_outlined", True):
+            rows.append((self._tr(TEXTS["kecamatan"]), {"line": OUTLINE_COLOUR}))
         size = 7.5 * s
         row_h = 4.4 * s
         top = h_mm - 1.0 * s

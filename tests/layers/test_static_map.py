@@ -302,3 +302,23 @@ def test_indicator_map_uses_the_indicator_classes(store):
     texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
     assert "Lowest values" in texts
     assert "Highest values" in texts
+
+
+@needs_poppler
+def test_the_legend_lists_kecamatan_outlines_only_when_drawn(store, tmp_path, monkeypatch):
+    """The report's cover leaves the outlines out above a size; its legend must too."""
+    from layers.exports import report
+
+    drawn = tmp_path / "drawn.pdf"
+    static(store, lang="en").render(drawn, "pdf", "A4", "portrait")
+    assert "Kecamatan boundary" in " ".join(pdf_text(drawn).split())
+
+    monkeypatch.setattr(report, "MAX_OUTLINED_VILLAGES", 10)  # the demo has 215 villages
+    cover = report._cover_map_class()(
+        store, "merangin", profile="health_access", lang="en", today=date(2026, 3, 5)
+    )
+    left_out = tmp_path / "left_out.pdf"
+    cover.render(left_out, "pdf", "A4", "portrait")
+    text = " ".join(pdf_text(left_out).split())
+    assert "Very high need" in text  # the legend is there
+    assert "Kecamatan boundary" not in text
