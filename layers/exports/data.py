@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from layers.atomic import replacing
 from layers.errors import N_, InputError, NotFoundError
 from layers.errors import Note as BaseNote
 from layers.storage import Store
@@ -439,15 +440,8 @@ def _atomic(path: Path, suffix: str) -> Iterator[Path]:
         raise InputError(
             N_("the folder %(folder)s does not exist"), params={"folder": str(path.parent)}
         )
-    folder = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    partial = Path(folder) / f"export{suffix}"
-    try:
+    with replacing(path, suffix) as partial:
         yield partial
-        os.replace(partial, path)
-    finally:
-        for leftover in Path(folder).iterdir():
-            leftover.unlink(missing_ok=True)
-        os.rmdir(folder)
 
 
 # --- writers -----------------------------------------------------------------------------

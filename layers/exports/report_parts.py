@@ -10,11 +10,9 @@ millimetres on the page (``(0, 0)`` is the lower left corner) and type in points
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from layers.exports.map_parts import PAPERS_MM
@@ -316,17 +314,13 @@ def write_pdf(
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
-    target = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with (
-            os.fdopen(handle, "wb") as out,
-            matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}),
-            PdfPages(out, metadata=metadata) as pdf,
-        ):
-            for figure in figures:
-                pdf.savefig(figure)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from layers.atomic import replacing
+
+    with (
+        replacing(path) as partial,
+        partial.open("wb") as out,
+        matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}),
+        PdfPages(out, metadata=metadata) as pdf,
+    ):
+        for figure in figures:
+            pdf.savefig(figure)

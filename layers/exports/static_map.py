@@ -22,7 +22,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +33,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from layers.atomic import replacing
 from layers.errors import N_, InputError, NotFoundError
 from layers.exports.map_parts import (
     DPIS,
@@ -318,15 +318,8 @@ class StaticMap:
             else {"Title": self._page_title(), "Software": "Jangkau"}
         )
         if isinstance(path, str | os.PathLike):
-            target = Path(path)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    figure.savefig(out, format=fmt, dpi=dpi, metadata=metadata)
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            with replacing(path) as partial, partial.open("wb") as out:
+                figure.savefig(out, format=fmt, dpi=dpi, metadata=metadata)
         else:
             figure.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
         return path

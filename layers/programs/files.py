@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from layers.atomic import replacing
 from layers.errors import N_, InputError
 from layers.io import XLSX_ENGINE
 from layers.io.delimited import read_csv
@@ -214,15 +215,10 @@ def _csv_bytes(table: str, frame: pd.DataFrame) -> bytes:
 
 
 def atomic_write(target: Path, write) -> None:
+    """Call ``write(temporary path)`` and rename the result over ``target`` if it succeeds."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as partial:
+        write(partial)
 
 
 def write_register_file(

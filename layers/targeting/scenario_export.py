@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layers.atomic import replacing
 from layers.errors import N_, InputError, NotFoundError
 from layers.schema import FACILITY_TYPE_LABELS
 from layers.storage import Store
@@ -377,16 +376,9 @@ def export_scenario(
     scenario = load_scenario(store, ws, name)
     frame = scenario_villages(store, ws, scenario, gettext=gettext, lang=lang)
     path = Path(path)
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    partial_path = Path(partial)
-    try:
+    with replacing(path) as partial:
         if fmt == "csv":
-            _write_csv(partial_path, frame)
+            _write_csv(partial, frame)
         else:
-            _write_xlsx(partial_path, frame, scenario)
-        os.replace(partial_path, path)
-    except BaseException:
-        partial_path.unlink(missing_ok=True)
-        raise
+            _write_xlsx(partial, frame, scenario)
     return path
