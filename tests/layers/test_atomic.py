@@ -22,8 +22,13 @@ def test_the_new_content_replaces_the_file_only_at_the_end(tmp_path):
 def test_a_failed_write_leaves_the_old_file_and_no_leftovers(tmp_path):
     target = tmp_path / "data.gpkg"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="disk full"), replacing(target, ".gpkg") as partial:
-        partial.write_bytes(b"half")
-        raise RuntimeError("disk full")
+
+    def write_half() -> None:
+        with replacing(target, ".gpkg") as partial:
+            partial.write_bytes(b"half")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_half()
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.gpkg"]
