@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -529,21 +529,30 @@ def _text_columns(frame: pd.DataFrame) -> set[str]:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([str(c) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            cells = []
-            for value in row:
-                value = _cell(value)
-                if isinstance(value, datetime) and value == datetime.combine(
-                    value.date(), datetime.min.time(), value.tzinfo
-                ):
-                    value = value.date().isoformat()
-                elif isinstance(value, datetime | date):
-                    value = value.isoformat()
-                cells.append("" if value is None else value)
-            writer.writerow(cells)
+    """The table as CSV (UTF-8 with a BOM so Excel reads it), written by pandas in one go.
+
+    Dates and times become ISO text: the date alone for a value at midnight, the date and
+    time (with its offset) otherwise; missing values become empty cells.
+    """
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            series = _iso_texts(series)
+        columns[str(name)] = series
+    table = pd.DataFrame(columns, index=frame.index)
+    table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def _iso_texts(series: pd.Series) -> pd.Series:
+    """Each date as ``YYYY-MM-DD`` at midnight, else its full ISO form; None where missing."""
+    local = series.dt.tz_localize(None) if series.dt.tz is not None else series
+    midnight = (local == local.dt.normalize()).to_numpy()
+    out = pd.Series(series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), index=series.index)
+    other = ~midnight & series.notna().to_numpy()
+    if other.any():
+        out[other] = series[other].map(lambda v: v.isoformat()).to_numpy(dtype=object)
+    return out.where(series.notna(), None)
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path, layer: str, about: list[tuple[str, Any]]) -> None:

@@ -637,3 +637,32 @@ def test_docs_exist_for_every_format():
         assert f"`{fmt}`" in doc
     assert str(exports.COORDINATE_DECIMALS) in doc
     assert Path(REPO / "docs" / "exports.md").exists()
+
+
+def test_csv_writes_dates_as_iso_text_and_blanks_for_missing(tmp_path):
+    import pandas as pd
+
+    from layers.exports.data import _write_csv
+
+    frame = pd.DataFrame(
+        {
+            "kode": ["01.02.03.2001", None, "01.02.03.2003"],
+            "tanggal": pd.to_datetime(["2025-02-15", None, "2025-03-01"]),
+            "waktu": pd.to_datetime(["2025-02-15 00:00", "2025-02-15 08:30", None]).tz_localize(
+                "Asia/Jakarta"
+            ),
+            "jumlah": pd.array([3, None, 0], dtype="Int64"),
+            "nilai": [0.1, float("nan"), 2.5],
+        }
+    )
+    path = tmp_path / "tabel.csv"
+    _write_csv(frame, path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel looks for
+    assert raw.decode("utf-8-sig").split("\r\n") == [
+        "kode,tanggal,waktu,jumlah,nilai",
+        "01.02.03.2001,2025-02-15,2025-02-15,3,0.1",
+        ",,2025-02-15T08:30:00+07:00,,",
+        "01.02.03.2003,2025-03-01,,0,2.5",
+        "",
+    ]
