@@ -291,6 +291,39 @@ def _village_style_options(legend: list[dict[str, Any]]) -> str:
     )
 
 
+def folium_map(
+    bounds: tuple[float, float, float, float], basemap: Mapping[str, Any], basemap_name: str
+) -> Any:
+    """An empty Folium map centred on ``bounds`` with the configured background, if any.
+
+    ``basemap_name`` is the layer's name, already escaped for Leaflet's layer control.
+    """
+    import folium
+
+    minx, miny, maxx, maxy = bounds
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=9,
+        tiles=None,
+        control_scale=True,
+        width="100%",
+        height="100%",
+        # Leaflet needs a zoom range when no tile layer gives one (marker clusters ask).
+        minZoom=MIN_ZOOM,
+        maxZoom=MAX_ZOOM,
+    )
+    if basemap.get("kind") == "tiles":
+        folium.TileLayer(
+            tiles=_safe_url(str(basemap["url"])),
+            attr=_no_template(html.escape(str(basemap.get("attribution", "")))),
+            name=basemap_name,
+            max_zoom=int(basemap.get("max_zoom", 19)),
+            overlay=False,
+            control=False,
+        ).add_to(m)
+    return m
+
+
 def build_map(
     *,
     workspace: str,
@@ -340,26 +373,7 @@ def build_map(
         # its own output as a template once more, so braces are written as entities.
         return _no_template(html.escape(str(labels[key])))
 
-    m = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=9,
-        tiles=None,
-        control_scale=True,
-        width="100%",
-        height="100%",
-        # Leaflet needs a zoom range when no tile layer gives one (marker clusters ask).
-        minZoom=MIN_ZOOM,
-        maxZoom=MAX_ZOOM,
-    )
-    if kind == "tiles":
-        folium.TileLayer(
-            tiles=_safe_url(str(basemap["url"])),
-            attr=_no_template(html.escape(str(basemap.get("attribution", "")))),
-            name=name("basemap"),
-            max_zoom=int(basemap.get("max_zoom", 19)),
-            overlay=False,
-            control=False,
-        ).add_to(m)
+    m = folium_map((minx, miny, maxx, maxy), basemap, name("basemap"))
 
     layers: dict[str, Any] = {}
     layers["villages"] = VectorGridProtobuf(

@@ -356,14 +356,12 @@ def build_scenario_map(
     import folium
 
     from geoapp.mapbuild import (
-        MAX_ZOOM,
-        MIN_ZOOM,
         _check_bounds,
         _json,
         _localise,
         _no_template,
         _parts_class,
-        _safe_url,
+        folium_map,
     )
 
     minx, miny, maxx, maxy = _check_bounds(bounds)
@@ -376,25 +374,7 @@ def build_scenario_map(
     def name(key: str) -> str:
         return _no_template(html.escape(str(labels.get(key, key))))
 
-    m = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=9,
-        tiles=None,
-        control_scale=True,
-        width="100%",
-        height="100%",
-        minZoom=MIN_ZOOM,
-        maxZoom=MAX_ZOOM,
-    )
-    if basemap.get("kind") == "tiles":
-        folium.TileLayer(
-            tiles=_safe_url(str(basemap["url"])),
-            attr=_no_template(html.escape(str(basemap.get("attribution", "")))),
-            name=name("basemap"),
-            max_zoom=int(basemap.get("max_zoom", 19)),
-            overlay=False,
-            control=False,
-        ).add_to(m)
+    m = folium_map((minx, miny, maxx, maxy), basemap, name("basemap"))
     layers: dict[str, Any] = {}
     if outlines is not None and outlines.get("features"):
         layers["outlines"] = folium.GeoJson(
