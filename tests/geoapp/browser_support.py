@@ -1,6 +1,6 @@
 """What the browser tests share: Debian's Chromium under Playwright, the app served by
-waitress on a free local port, the bundled demo area, and a page that may only reach this
-machine and whose errors are collected."""
+waitress on a free local port, and a page that may only reach this machine and whose errors
+are collected. (The app over the demo area: :func:`tests.geoapp.conftest.open_demo_app`.)"""
 
 from __future__ import annotations
 
@@ -60,26 +60,6 @@ def serving(app, *, threads: int = 4) -> Iterator[str]:
     finally:
         server.close()
         thread.join(timeout=10)
-
-
-@contextmanager
-def demo_app(folder: Path) -> Iterator[object]:
-    """An app over a fresh store in ``folder`` holding the bundled demo area."""
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{folder / 'jangkau.sqlite'}"},
-        instance_path=str(folder / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    try:
-        yield app
-    finally:
-        close_store(app)
 
 
 class LocalPage:

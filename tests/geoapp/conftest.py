@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,26 @@ def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
             write_mo(f, catalog)
         written.append(mo)
     return written
+
+
+@contextmanager
+def open_demo_app(folder: Path) -> Iterator[object]:
+    """An app over a fresh store in ``folder`` holding the bundled demo area."""
+    from geoapp import create_app
+    from geoapp.store import close_store, get_store
+    from layers.demo_load import load_demo
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{folder / 'jangkau.sqlite'}"},
+        instance_path=str(folder / "instance"),
+    )
+    store = get_store(app)
+    store.init()
+    load_demo(store)
+    try:
+        yield app
+    finally:
+        close_store(app)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import demo_app
+from tests.geoapp.conftest import open_demo_app
 
 A, B = "15.02.01.2001", "15.02.01.2002"
 BAD_CODE = "15.99.99.2001"
@@ -44,7 +44,7 @@ def register_xlsx(bad: bool = False) -> bytes:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The app over the bundled demo area with the register above imported."""
-    with demo_app(tmp_path_factory.mktemp("coverage_browser")) as app:
+    with open_demo_app(tmp_path_factory.mktemp("coverage_browser")) as app:
         got = app.test_client().post(
             "/api/workspaces/merangin/programs/import",
             data={"file": (io.BytesIO(register_xlsx()), "register.xlsx"), "dry_run": "0"},

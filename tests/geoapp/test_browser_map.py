@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.geoapp.browser_support import LocalPage, demo_app, serving
+from tests.geoapp.browser_support import LocalPage, serving
+from tests.geoapp.conftest import open_demo_app
 
 #: The village renamed in the fixture, to show that data is written as text.
 SCRIPT_NAME = "<script>alert(1)</script>"
@@ -19,7 +20,7 @@ def demo(tmp_path_factory):
     """The app over the bundled demo area, one village renamed to a script."""
     from geoapp.store import get_store
 
-    with demo_app(tmp_path_factory.mktemp("map")) as app:
+    with open_demo_app(tmp_path_factory.mktemp("map")) as app:
         yield _renamed(get_store(app), app)
 
 

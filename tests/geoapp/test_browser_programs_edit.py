@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import demo_app
+from tests.geoapp.conftest import open_demo_app
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ SCENARIO = "desa-prioritas"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo area with a saved placement of five villages."""
-    with demo_app(tmp_path_factory.mktemp("programs_edit_browser")) as app:
+    with open_demo_app(tmp_path_factory.mktemp("programs_edit_browser")) as app:
         got = app.test_client().post(
             "/api/workspaces/merangin/scenarios",
             json={"name": SCENARIO, "kind": "placement", "profile": "health_access",

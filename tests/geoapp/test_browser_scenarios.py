@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.geoapp.browser_support import LocalPage as Watch
-from tests.geoapp.browser_support import demo_app
+from tests.geoapp.conftest import open_demo_app
 
 SCRIPT_TITLE = "<script>alert(1)</script>"
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The app over the bundled demo area."""
-    with demo_app(tmp_path_factory.mktemp("scenarios_browser")) as app:
+    with open_demo_app(tmp_path_factory.mktemp("scenarios_browser")) as app:
         yield app
 
 

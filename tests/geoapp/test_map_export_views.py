@@ -11,26 +11,16 @@ from html import unescape
 import pytest
 from PIL import Image
 
+from tests.geoapp.conftest import open_demo_app
+
 POPPLER = shutil.which("pdftotext") and shutil.which("pdfinfo")
 URL = "/workspaces/merangin/map/export"
 
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    tmp = tmp_path_factory.mktemp("map_export")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    yield app
-    close_store(app)
+    with open_demo_app(tmp_path_factory.mktemp("map_export")) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,24 +10,14 @@ from html import unescape
 
 import pytest
 
+from tests.geoapp.conftest import open_demo_app
+
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
     """The app over the bundled demo area (Kabupaten Merangin)."""
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    tmp = tmp_path_factory.mktemp("map_page")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    yield app
-    close_store(app)
+    with open_demo_app(tmp_path_factory.mktemp("map_page")) as app:
+        yield app
 
 
 @pytest.fixture

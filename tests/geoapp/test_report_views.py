@@ -10,6 +10,8 @@ from html import unescape
 
 import pytest
 
+from tests.geoapp.conftest import open_demo_app
+
 POPPLER = shutil.which("pdftotext") and shutil.which("pdfinfo")
 pytestmark = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftotext, pdfinfo) absent")
 REPORT = "/workspaces/merangin/scenarios/lima/report.pdf"
@@ -19,32 +21,23 @@ PROFILE = f"/workspaces/merangin/villages/{KODE}/profile.pdf"
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
+    from geoapp.store import get_store
     from layers.score_run import run_score
     from layers.targeting.scenarios import run_scenario
 
-    tmp = tmp_path_factory.mktemp("report_views")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    run_score(store, "merangin", "health_access")
-    run_scenario(
-        store,
-        "merangin",
-        "lima",
-        kind="placement",
-        profile="health_access",
-        settings={"top_n": 5},
-        title="Lima desa",
-    )
-    yield app
-    close_store(app)
+    with open_demo_app(tmp_path_factory.mktemp("report_views")) as app:
+        store = get_store(app)
+        run_score(store, "merangin", "health_access")
+        run_scenario(
+            store,
+            "merangin",
+            "lima",
+            kind="placement",
+            profile="health_access",
+            settings={"top_n": 5},
+            title="Lima desa",
+        )
+        yield app
 
 
 @pytest.fixture

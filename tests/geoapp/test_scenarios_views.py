@@ -12,6 +12,8 @@ from html import unescape
 
 import pytest
 
+from tests.geoapp.conftest import open_demo_app
+
 SCRIPT_TITLE = "<script>alert(1)</script>"
 API = "/api/workspaces/merangin/scenarios"
 PAGES = "/workspaces/merangin/scenarios"
@@ -20,49 +22,37 @@ PAGES = "/workspaces/merangin/scenarios"
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
     """The app over the demo area with two saved placement scenarios (top-20 and budget)."""
-    from geoapp import create_app
-    from geoapp.store import close_store, get_store
-    from layers.demo_load import load_demo
-
-    tmp = tmp_path_factory.mktemp("scenarios")
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp / 'jangkau.sqlite'}"},
-        instance_path=str(tmp / "instance"),
-    )
-    store = get_store(app)
-    store.init()
-    load_demo(store)
-    client = app.test_client()
-    first = client.post(
-        API,
-        json={
-            "name": "top-20",
-            "kind": "placement",
-            "profile": "health_access",
-            "title": SCRIPT_TITLE,
-            "author": "ani",
-            "settings": {"top_n": 20},
-        },
-    )
-    assert first.status_code == 201, first.get_data(as_text=True)
-    second = client.post(
-        API,
-        json={
-            "name": "budget",
-            "kind": "placement",
-            "profile": "health_access",
-            "title": "Anggaran Rp 2 miliar",
-            "settings": {
-                "cost": "per_person:25000",
-                "budget": 2_000_000_000,
-                "rules": {"max_per_kecamatan": 2},
+    with open_demo_app(tmp_path_factory.mktemp("scenarios")) as app:
+        client = app.test_client()
+        first = client.post(
+            API,
+            json={
+                "name": "top-20",
+                "kind": "placement",
+                "profile": "health_access",
+                "title": SCRIPT_TITLE,
+                "author": "ani",
+                "settings": {"top_n": 20},
             },
-        },
-    )
-    assert second.status_code == 201, second.get_data(as_text=True)
-    app.config["SAVED"] = {"top-20": first.get_json(), "budget": second.get_json()}
-    yield app
-    close_store(app)
+        )
+        assert first.status_code == 201, first.get_data(as_text=True)
+        second = client.post(
+            API,
+            json={
+                "name": "budget",
+                "kind": "placement",
+                "profile": "health_access",
+                "title": "Anggaran Rp 2 miliar",
+                "settings": {
+                    "cost": "per_person:25000",
+                    "budget": 2_000_000_000,
+                    "rules": {"max_per_kecamatan": 2},
+                },
+            },
+        )
+        assert second.status_code == 201, second.get_data(as_text=True)
+        app.config["SAVED"] = {"top-20": first.get_json(), "budget": second.get_json()}
+        yield app
 
 
 @pytest.fixture
