@@ -726,16 +726,18 @@ def coverage(
       geoapp coverage -w merangin --as-of 2025-06-30 --level village --csv cakupan.csv
       geoapp coverage -w merangin --as-of 2025-12-31 --profile health_access --json
     """
-    import pandas as pd
 
+    from layers.atomic import replacing
     from layers.coverage import coverage_json, coverage_table
-    from layers.programs.files import atomic_write
+    from layers.coverage.table import coverage_frame
+    from layers.exports.data import write_table
 
     s = state()
     data = coverage_table(s.store(), workspace, as_of=as_of, profile=profile)
-    if csv_path is not None:
-        frame = (data["service"] or {}).get(level, pd.DataFrame())
-        atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+    if csv_path is not None:  # the same file as the coverage page's CSV download
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(csv_path) as partial:
+            write_table(coverage_frame(data, level), partial, "csv")
     if as_json:
         echo_json(coverage_json(data, [level]))
         return

@@ -9,7 +9,6 @@ village on a date) and writes the downloads.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -51,31 +50,6 @@ PROGRAM_STATUS_LABELS: dict[str, str] = {
     "several": N_("several programs"),
 }
 COLOURINGS: tuple[str, ...] = ("coverage", "programs")
-#: Columns of the coverage download, in order.
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "level",
-    "area_kode",
-    "area",
-    "kecamatan",
-    "kabupaten",
-    "villages",
-    "type",
-    "standard_m",
-    "people",
-    "people_source",
-    "people_within",
-    "share_within",
-    "target_share",
-    "share_met",
-    "facilities",
-    "per_1000",
-    "target_per_1000",
-    "per_1000_met",
-)
-#: Columns of the coverage download kept as text (codes and names).
-TEXT_COLUMNS = frozenset(
-    {"level", "area_kode", "area", "kecamatan", "kabupaten", "type", "people_source"}
-)
 
 
 def parse_date(text: str | None, what: str = "as_of") -> date:
@@ -444,11 +418,6 @@ def village_needs(store: Store, workspace: str, kode: str) -> dict[str, Any]:
 # -- downloads ------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
-    value = _plain(value)
-    return "" if value is None else value
-
-
 def coverage_export(
     store: Store,
     workspace: str,
@@ -464,9 +433,8 @@ def coverage_export(
     a number, so open CSVs with Data > From Text). The XLSX has a ``method`` sheet: the
     standards, targets and their basis, the data versions and the date.
     """
-    import pandas as pd
-
-    from layers.coverage import coverage_table
+    from layers.coverage.table import coverage_frame, coverage_table, method_rows
+    from layers.exports.data import write_table
 
     if level not in LEVELS:
         raise InputError(
@@ -479,98 +447,15 @@ def coverage_export(
             N_("unknown format %(value)r; use csv or xlsx"), column="format", params={"value": fmt}
         )
     result = coverage_table(store, workspace, as_of=as_of)
-    service = result["service"]
-    frame = (
-        pd.DataFrame(columns=list(EXPORT_COLUMNS))
-        if service is None
-        else service[level].reindex(columns=list(EXPORT_COLUMNS))
-    )
-    arrays = [frame[c].to_numpy(dtype=object) for c in EXPORT_COLUMNS]
-    rows = [[_cell(a[i]) for a in arrays] for i in range(len(frame))]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(rows)
-        return buffer.getvalue().encode("utf-8-sig")
-    return _xlsx(rows, method_rows(result, translate))
-
-
-def method_rows(result: Mapping[str, Any], translate: Callable[[str], str]) -> list[list[str]]:
-    """The method of a coverage result as (item, value, basis) rows, in the user's language."""
-    method = result.get("service_method") or {}
-    rows: list[list[str]] = [[translate(N_("date of the figures")), str(result["as_of"]), ""]]
-    for key, ref in result.get("inputs", {}).items():
-        rows.append([translate(N_("data: %(name)s")) % {"name": key}, str(ref), ""])
-    basis = method.get("standard_basis", {})
-    for ftype, metres in method.get("standards_m", {}).items():
-        rows.append(
-            [
-                translate(N_("standard distance of %(type)s (m)")) % {"type": ftype},
-                f"{metres:g}",
-                str(basis.get(ftype, "")),
-            ]
-        )
-    target_basis = method.get("target_basis", {})
-    for ftype, share in method.get("share_targets", {}).items():
-        rows.append(
-            [
-                translate(N_("target share within the standard distance, %(type)s"))
-                % {"type": ftype},
-                f"{share * 100:g} %",
-                str(target_basis.get("share", "")),
-            ]
-        )
-    for ftype, per in method.get("per_1000_targets", {}).items():
-        rows.append(
-            [
-                translate(N_("target %(type)s per 1,000 people")) % {"type": ftype},
-                f"{per:.4g}",
-                str(target_basis.get(f"{ftype}_per_1000", "")),
-            ]
-        )
-    for part in ("distance", "population"):
-        info = method.get(part) or {}
-        text = info.get("method") or info.get("rule")
-        if text:
-            rows.append(
-                [translate(N_("how %(part)s was measured")) % {"part": part}, str(text), ""]
-            )
-    return rows
-
-
-def _xlsx(rows: list[list[Any]], method: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import TYPE_STRING
-
-    wb = Workbook()
-    sheet = wb.active
-    sheet.title = "coverage"
-    sheet.append(list(EXPORT_COLUMNS))
-    for row in rows:
-        sheet.append([None if v == "" else v for v in row])
-    for j, name in enumerate(EXPORT_COLUMNS, start=1):
-        letter = sheet.cell(1, j).column_letter
-        sheet.column_dimensions[letter].width = max(12, len(name) + 2)
-        if name not in TEXT_COLUMNS:
-            continue
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
-            if cell.value is not None:
-                cell.value = str(cell.value)
-                cell.data_type = TYPE_STRING
-            cell.number_format = "@"
-    notes = wb.create_sheet("method")
-    notes.append(["item", "value", "basis"])
-    for row in method:
-        notes.append(row)
-    for letter, width in (("A", 48), ("B", 40), ("C", 80)):
-        notes.column_dimensions[letter].width = width
     buffer = io.BytesIO()
-    wb.save(buffer)
+    write_table(
+        coverage_frame(result, level),
+        buffer,
+        fmt,
+        sheet="coverage",
+        sheets={"method": [["item", "value", "basis"], *method_rows(result, translate)]},
+    )
     return buffer.getvalue()
-
-
-# -- the partner page -----------------------------------------------------------------------
 
 
 def partner_page_data(
@@ -578,6 +463,7 @@ def partner_page_data(
 ) -> dict[str, Any]:
     """The read-only partner page: service tables by kecamatan and kabupaten, method, reach."""
     from layers.coverage import coverage_table
+    from layers.coverage.table import method_rows
     from layers.schema import FACILITY_TYPE_LABELS
 
     ws = store.get_workspace(workspace)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from layers.coverage.areas import LEVELS
+from layers.coverage.areas import LEVELS, check_level
 from layers.coverage.reach import ProgramReach, _as_timestamp, _plain
-from layers.coverage.service import ServiceCoverage
+from layers.coverage.service import TABLE_COLUMNS, ServiceCoverage
 from layers.derived import jsonable, table_digest
 from layers.errors import N_, InputError, NotFoundError
 from layers.programs.register import Register
@@ -259,3 +259,65 @@ def _json(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_json(v) for v in value.tolist()]
     return _plain(value)
+
+
+#: Columns of a coverage table download: the service table's, with the village level's
+#: ``people_source`` after ``people``.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    *TABLE_COLUMNS[: TABLE_COLUMNS.index("people") + 1],
+    "people_source",
+    *TABLE_COLUMNS[TABLE_COLUMNS.index("people") + 1 :],
+)
+
+
+def coverage_frame(result: Mapping[str, Any], level: str) -> pd.DataFrame:
+    """The service table of one level of a :func:`coverage_table` result, in the columns
+    of :data:`EXPORT_COLUMNS` (empty without facilities), for a file."""
+    check_level(level)
+    service = result.get("service")
+    if service is None:
+        return pd.DataFrame(columns=list(EXPORT_COLUMNS))
+    return service[level].reindex(columns=list(EXPORT_COLUMNS))
+
+
+def method_rows(result: Mapping[str, Any], translate: Callable[[str], str]) -> list[list[str]]:
+    """The method of a coverage result as (item, value, basis) rows, in the user's language."""
+    method = result.get("service_method") or {}
+    rows: list[list[str]] = [[translate(N_("date of the figures")), str(result["as_of"]), ""]]
+    for key, ref in result.get("inputs", {}).items():
+        rows.append([translate(N_("data: %(name)s")) % {"name": key}, str(ref), ""])
+    basis = method.get("standard_basis", {})
+    for ftype, metres in method.get("standards_m", {}).items():
+        rows.append(
+            [
+                translate(N_("standard distance of %(type)s (m)")) % {"type": ftype},
+                f"{metres:g}",
+                str(basis.get(ftype, "")),
+            ]
+        )
+    target_basis = method.get("target_basis", {})
+    for ftype, share in method.get("share_targets", {}).items():
+        rows.append(
+            [
+                translate(N_("target share within the standard distance, %(type)s"))
+                % {"type": ftype},
+                f"{share * 100:g} %",
+                str(target_basis.get("share", "")),
+            ]
+        )
+    for ftype, per in method.get("per_1000_targets", {}).items():
+        rows.append(
+            [
+                translate(N_("target %(type)s per 1,000 people")) % {"type": ftype},
+                f"{per:.4g}",
+                str(target_basis.get(f"{ftype}_per_1000", "")),
+            ]
+        )
+    for part in ("distance", "population"):
+        info = method.get(part) or {}
+        text = info.get("method") or info.get("rule")
+        if text:
+            rows.append(
+                [translate(N_("how %(part)s was measured")) % {"part": part}, str(text), ""]
+            )
+    return rows

@@ -22,12 +22,12 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,7 @@ __all__ = [
     "read_layer",
     "shapefile_field_names",
     "workspace_layers",
+    "write_table",
 ]
 
 #: Formats :func:`export_layer` writes (``gpkg`` also for :func:`export_workspace`).
@@ -528,7 +529,7 @@ def _text_columns(frame: pd.DataFrame) -> set[str]:
     return {str(c) for c in frame.columns if pd.api.types.is_object_dtype(frame[c].dtype)}
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def _write_csv(frame: pd.DataFrame, path: Path | IO[bytes]) -> None:
     """The table as CSV (UTF-8 with a BOM so Excel reads it), written by pandas in one go.
 
     Dates and times become ISO text: the date alone for a value at midnight, the date and
@@ -555,7 +556,12 @@ def _iso_texts(series: pd.Series) -> pd.Series:
     return out.where(series.notna(), None)
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path, layer: str, about: list[tuple[str, Any]]) -> None:
+def _write_xlsx(
+    frame: pd.DataFrame,
+    path: Path | IO[bytes],
+    layer: str,
+    sheets: Mapping[str, Sequence[Sequence[Any]]],
+) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -579,13 +585,50 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, layer: str, about: list[tuple[s
                 cell.value = value
             cells.append(cell)
         sheet.append(cells)
-    info = book.create_sheet("about")
-    info.append(["key", "value"])
-    for key, value in about:
-        cell = WriteOnlyCell(info, value=str(value))
-        cell.number_format = "@"
-        info.append([key, cell])
+    for name, rows in sheets.items():
+        extra = book.create_sheet(name[:31])
+        for row in rows:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(extra, value=None if value is None else str(value))
+                cell.number_format = "@"
+                cells.append(cell)
+            extra.append(cells)
     book.save(path)
+
+
+def write_table(
+    frame: pd.DataFrame,
+    target: str | os.PathLike[str] | IO[bytes],
+    fmt: str,
+    *,
+    sheet: str = "table",
+    sheets: Mapping[str, Sequence[Sequence[Any]]] | None = None,
+) -> None:
+    """Write one table as CSV or XLSX, codes kept as text, to a path or a binary file.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table (no geometry column).
+    target : path-like or binary file
+        Where to write (not atomically: wrap a path in :func:`layers.atomic.replacing`).
+    fmt : {"csv", "xlsx"}
+        CSV: UTF-8 with a byte order mark, dates as ISO text, missing values empty.
+        XLSX: the table on sheet ``sheet``, text columns as text cells.
+    sheet : str
+        Name of the table's sheet (XLSX).
+    sheets : mapping, optional
+        More XLSX sheets: name -> rows (header first), written as text.
+    """
+    if fmt == "csv":
+        _write_csv(frame, target)
+    elif fmt == "xlsx":
+        _write_xlsx(frame, target, sheet, dict(sheets or {}))
+    else:
+        raise InputError(
+            N_("unknown format %(value)r; use csv or xlsx"), column="format", params={"value": fmt}
+        )
 
 
 def shapefile_field_names(columns: Sequence[str]) -> dict[str, str]:
@@ -786,7 +829,12 @@ def export_layer(
                 ("exported_at", datetime.now().astimezone().isoformat(timespec="seconds")),
                 ("software", f"jangkau {_software()}"),
             ]
-            _write_xlsx(_table_with_coordinates(frame, False), partial, source.name, about)
+            _write_xlsx(
+                _table_with_coordinates(frame, False),
+                partial,
+                source.name,
+                {"about": [["key", "value"], *about]},
+            )
         else:
             _write_shapefile(frame, partial, source.name, notes)
     return ExportResult(
