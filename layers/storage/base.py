@@ -184,7 +184,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def create_workspace(
-        self, name: str, title: str | None = None, description: str = ""
+        self,
+        name: str,
+        title: str | None = None,
+        description: str = "",
+        *,
+        created_by: str | None = None,
     ) -> Workspace:
         """Create a workspace; raise :class:`StoreError` when the name is taken or invalid."""
 
@@ -197,7 +202,7 @@ class Store(abc.ABC):
         """Return all workspaces, by name."""
 
     @abc.abstractmethod
-    def delete_workspace(self, name: str) -> None:
+    def delete_workspace(self, name: str, *, deleted_by: str | None = None) -> None:
         """Delete a workspace with every version of every dataset in it."""
 
     @abc.abstractmethod
@@ -316,8 +321,14 @@ class Store(abc.ABC):
         """List the latest version of each record (or every version), by collection and name."""
 
     @abc.abstractmethod
-    def delete_record(self, workspace: str, collection: str, name: str) -> None:
+    def delete_record(
+        self, workspace: str, collection: str, name: str, *, deleted_by: str | None = None
+    ) -> None:
         """Delete every version of a record."""
+
+    @abc.abstractmethod
+    def list_audit(self, **filters: Any) -> tuple[list[Any], int]:
+        """Return audit entries (newest first) matching ``filters``, and their total count."""
 
     @abc.abstractmethod
     def close(self) -> None:

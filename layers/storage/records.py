@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from layers.errors import N_, NotFoundError, StoreError
+from layers.storage.audit import changes
 from layers.storage.base import ConflictError, RecordVersion, check_name, check_version
 from layers.storage.tables import RECORDS_LAYOUT, records_table, utc
 
@@ -184,6 +185,7 @@ class RecordsMixin:
 
     if TYPE_CHECKING:
 
+        def _audit(self, conn: Connection, **fields: Any) -> None: ...
         def _transaction(self, *, write: bool = False) -> Iterator[Connection]: ...
         def _workspace_row(self, conn: Connection, name: str, *, lock: bool = False) -> Any: ...
         def _check_initialised(self) -> None: ...
@@ -307,6 +309,19 @@ class RecordsMixin:
                 )
             )
             record_id = result.inserted_primary_key[0]
+            old, new = changes(None if latest is None else latest.body, json.loads(body_json))
+            self._audit(
+                conn,
+                actor=created_by,
+                workspace=workspace,
+                action="save",
+                target_kind="record",
+                target=f"{collection}/{name}@{version}",
+                summary=note or f"{collection}/{name} version {version}",
+                before=old,
+                after=new,
+                at=created_at,
+            )
         return RecordVersion(
             id=record_id,
             workspace=workspace,
@@ -457,8 +472,12 @@ class RecordsMixin:
                 )
             return [self._record(row, workspace) for row in conn.execute(query)]
 
-    def delete_record(self, workspace: str, collection: str, name: str) -> None:
-        """Delete every version of a record (for administrators and tests).
+    def delete_record(
+        self, workspace: str, collection: str, name: str, *, deleted_by: str | None = None
+    ) -> None:
+        """Delete every version of a record; the audit trail keeps its last body.
+
+        ``deleted_by`` names who deleted it, for the audit trail.
 
         Raises
         ------
@@ -471,7 +490,25 @@ class RecordsMixin:
         r = records_table
         with self._transaction(write=True) as conn:
             workspace_id = self._workspace_row(conn, workspace, lock=True).id
-            self._record_versions(conn, workspace, workspace_id, collection, name)
+            versions = self._record_versions(conn, workspace, workspace_id, collection, name)
+            last = conn.execute(
+                sa.select(r.c.body_json)
+                .where(r.c.workspace_id == workspace_id)
+                .where(r.c.collection == collection)
+                .where(r.c.name == name)
+                .where(r.c.version == versions[-1])
+            ).scalar()
+            old, _ = changes(json.loads(last), None)
+            self._audit(
+                conn,
+                actor=deleted_by,
+                workspace=workspace,
+                action="delete",
+                target_kind="record",
+                target=f"{collection}/{name}",
+                summary=f"{collection}/{name} deleted ({len(versions)} versions)",
+                before=old,
+            )
             conn.execute(
                 r.delete()
                 .where(r.c.workspace_id == workspace_id)

@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from layers.errors import N_, NotFoundError, StoreError
 from layers.report import ValidationReport
 from layers.storage import codec
+from layers.storage.accounts import AccountsMixin
+from layers.storage.audit import AuditMixin
 from layers.storage.base import (
     DERIVED_KIND,
     SHA256_PATTERN,
@@ -65,7 +67,7 @@ class ChunkRef:
 # --- shared SQL implementation -------------------------------------------------------------
 
 
-class SQLStore(RecordsMixin, Store):
+class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
     """Metadata, versioning and transactions over SQLAlchemy; backends add the feature rows.
 
     Subclasses build :attr:`engine` and implement :meth:`_write_features` and
@@ -206,7 +208,12 @@ class SQLStore(RecordsMixin, Store):
         )
 
     def create_workspace(
-        self, name: str, title: str | None = None, description: str = ""
+        self,
+        name: str,
+        title: str | None = None,
+        description: str = "",
+        *,
+        created_by: str | None = None,
     ) -> Workspace:
         """Create a workspace.
 
@@ -218,6 +225,8 @@ class SQLStore(RecordsMixin, Store):
             Human title; the name when omitted.
         description : str
             Free text.
+        created_by : str, optional
+            Who creates it (for the audit trail).
 
         Raises
         ------
@@ -246,6 +255,17 @@ class SQLStore(RecordsMixin, Store):
                     description=workspace.description,
                     created_at=workspace.created_at,
                 )
+            )
+            self._audit(
+                conn,
+                actor=created_by,
+                workspace=name,
+                action="create",
+                target_kind="workspace",
+                target=name,
+                summary=f"workspace {name} created",
+                after={"title": workspace.title, "description": workspace.description},
+                at=workspace.created_at,
             )
         return workspace
 
@@ -288,8 +308,10 @@ class SQLStore(RecordsMixin, Store):
             rows = conn.execute(sa.select(workspaces_table).order_by(workspaces_table.c.name))
             return [self._workspace(row) for row in rows]
 
-    def delete_workspace(self, name: str) -> None:
+    def delete_workspace(self, name: str, *, deleted_by: str | None = None) -> None:
         """Delete a workspace, every version of every dataset in it, and its records.
+
+        Its audit trail stays, with the deletion as its last entry (``deleted_by``).
 
         Raises
         ------
@@ -297,7 +319,18 @@ class SQLStore(RecordsMixin, Store):
             No such workspace.
         """
         with self._transaction(write=True) as conn:
-            workspace_id = self._workspace_row(conn, name, lock=True).id
+            row = self._workspace_row(conn, name, lock=True)
+            workspace_id = row.id
+            self._audit(
+                conn,
+                actor=deleted_by,
+                workspace=name,
+                action="delete",
+                target_kind="workspace",
+                target=name,
+                summary=f"workspace {name} deleted with its datasets and records",
+                before={"title": row.title, "description": row.description},
+            )
             dataset_ids = sa.select(datasets_table.c.id).where(
                 datasets_table.c.workspace_id == workspace_id
             )
@@ -712,7 +745,13 @@ class SQLStore(RecordsMixin, Store):
                     self._check_expected(conn, workspace, workspace_id, expected)
                 for name, values, write_body in items:
                     latest = conn.execute(
-                        sa.select(datasets_table.c.version, datasets_table.c.kind)
+                        sa.select(
+                            datasets_table.c.version,
+                            datasets_table.c.kind,
+                            datasets_table.c.row_count,
+                            datasets_table.c.source_name,
+                            datasets_table.c.source_sha256,
+                        )
                         .where(datasets_table.c.workspace_id == workspace_id)
                         .where(datasets_table.c.name == name)
                         .order_by(datasets_table.c.version.desc())
@@ -728,6 +767,7 @@ class SQLStore(RecordsMixin, Store):
                     )
                     dataset_id = result.inserted_primary_key[0]
                     write_body(conn, dataset_id)
+                    self._audit_version(conn, workspace, name, values, version, latest)
                     written.append((name, values, dataset_id, version))
         except StoreError:
             raise
@@ -744,6 +784,52 @@ class SQLStore(RecordsMixin, Store):
             self._version_from_values(workspace, name, values, dataset_id, version)
             for name, values, dataset_id, version in written
         ]
+
+    def _audit_version(
+        self,
+        conn: Connection,
+        workspace: str,
+        name: str,
+        values: dict[str, Any],
+        version: int,
+        latest: Any,
+    ) -> None:
+        """The audit row of a new dataset version: its metadata against the previous one's."""
+        after = {
+            "version": version,
+            "kind": values["kind"],
+            "rows": values["row_count"],
+            "source_name": values["source_name"],
+            "source_sha256": values["source_sha256"],
+            "counts": json.loads(values["counts_json"]),
+        }
+        if values["note"]:
+            after["note"] = values["note"]
+        before = None
+        if latest is not None:
+            before = {
+                "version": latest.version,
+                "kind": latest.kind,
+                "rows": latest.row_count,
+                "source_name": latest.source_name,
+                "source_sha256": latest.source_sha256,
+            }
+        derived = values["kind"] == DERIVED_KIND
+        source = f" from {values['source_name']}" if values["source_name"] else ""
+        self._audit(
+            conn,
+            actor=values["created_by"],
+            workspace=workspace,
+            action="save" if derived else "import",
+            target_kind="dataset",
+            target=f"{name}@{version}",
+            summary=(
+                f"{values['kind']} {name} version {version}: {values['row_count']} rows{source}"
+            ),
+            before=before,
+            after=after,
+            at=values["created_at"],
+        )
 
     @staticmethod
     def _check_expected(

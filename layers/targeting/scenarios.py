@@ -695,8 +695,8 @@ def list_scenarios(store: Store, ws: str) -> list[dict[str, Any]]:
     return out
 
 
-def delete_scenario(store: Store, ws: str, name: str) -> None:
-    """Delete every version of a scenario.
+def delete_scenario(store: Store, ws: str, name: str, *, deleted_by: str | None = None) -> None:
+    """Delete every version of a scenario (``deleted_by`` is kept in the audit trail).
 
     Raises
     ------
@@ -704,7 +704,7 @@ def delete_scenario(store: Store, ws: str, name: str) -> None:
         Unknown workspace or scenario.
     """
     load_scenario(store, ws, name)  # NotFoundError naming the scenarios there are
-    store.delete_record(ws, COLLECTION, name)
+    store.delete_record(ws, COLLECTION, name, deleted_by=deleted_by)
 
 
 def village_names(store: Store, ws: str, scenarios: list[dict[str, Any]]) -> pd.DataFrame:

@@ -686,8 +686,8 @@ def write_layout_1_store(url: str) -> pd.DataFrame:
     return table
 
 
-def test_schema_version_is_2():
-    assert SCHEMA_VERSION == 2
+def test_schema_version_is_3():
+    assert SCHEMA_VERSION == 3
 
 
 def test_a_layout_1_store_is_upgraded_in_place_by_init(store_url):
@@ -711,7 +711,7 @@ def test_a_layout_1_store_is_upgraded_in_place_by_init(store_url):
             "SELECT value FROM meta WHERE key = 'schema_version'"
         ).scalar()
         assert sa.inspect(conn).has_table("records")
-    assert version == "2"
+    assert version == str(SCHEMA_VERSION)
     upgrader.init()  # idempotent
     # the store opened before the upgrade sees the new table without being reopened
     saved = old.put_record("merangin", "profiles", "kesehatan", profile(), created_by="ani")
