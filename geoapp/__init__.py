@@ -1,8 +1,8 @@
 """Jangkau's web app: workspaces, layers and validation reports, in Bahasa Indonesia and English.
 
-``create_app()`` builds the app in this order: configuration, store, languages, blueprints,
-error handlers, command line. Nothing is read, opened or imported heavily at import time:
-the store (and geopandas behind it) opens on the first request that needs data.
+``create_app()`` builds the app in this order: configuration, store, accounts, languages,
+blueprints, error handlers, command line. Nothing is read, opened or imported heavily at
+import time: the store (and geopandas behind it) opens on the first request that needs data.
 """
 
 from __future__ import annotations
@@ -59,22 +59,27 @@ def create_app(
 
     store.init_app(app)
 
-    # 3. languages
+    # 3. accounts: sessions, CSRF, every route's declared access
+    from geoapp import auth
+
+    auth.init_app(app)
+
+    # 4. languages
     from geoapp import i18n
 
     i18n.init_app(app)
 
-    # 4. blueprints
+    # 5. blueprints
     from geoapp import views
 
     views.init_app(app)
 
-    # 5. errors
+    # 6. errors
     from geoapp import errors
 
     errors.init_app(app)
 
-    # 6. command line (``flask --app geoapp <command>`` as well as ``geoapp <command>``)
+    # 7. command line (``flask --app geoapp <command>`` as well as ``geoapp <command>``)
     from geoapp import cli
 
     for command in cli.main.commands.values():

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from geoapp.cli_backup import backup_command, restore_command
 from geoapp.cli_common import (
     CODE_SYSTEMS,
     EXIT_ERROR,
@@ -42,6 +43,7 @@ from geoapp.cli_import import demo, import_, validate
 from geoapp.cli_programs import coverage, needs, programs
 from geoapp.cli_scenarios import scenario
 from geoapp.cli_score import hotspots, profiles, rerun, score
+from geoapp.cli_users import audit, user
 from geoapp.config import LANGUAGES
 from geoapp.labels import ACTION_LABELS, COUNT_LABELS, KIND_LABELS, label
 from layers.report import N_
@@ -167,8 +169,12 @@ for _command in (
     needs,
     coverage,
     export,
+    user,
+    audit,
 ):
     main.add_command(_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 # --- layers --------------------------------------------------------------------------------
@@ -316,11 +322,22 @@ def serve(host: str, port: int, threads: int) -> None:
 
     s = state()
     app = s.app()
-    s.store().init()
+    store = s.store()
+    store.init()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     click.echo(
         s._(
             N_("Serving Jangkau on http://%(host)s:%(port)s (Ctrl+C to stop)"), host=host, port=port
         )
     )
+    if store.count_users() == 0:
+        click.echo(
+            s._(
+                N_(
+                    "No account yet: open http://127.0.0.1:%(port)s on this computer to create "
+                    "the first administrator (or run geoapp user add NAME --admin)."
+                ),
+                port=port,
+            )
+        )
     waitress_serve(app, host=host, port=port, threads=threads, ident="jangkau")

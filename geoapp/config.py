@@ -29,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_PAGE_SIZE": 500,
     "BASEMAP": "none",
     "BASEMAP_MBTILES": "",
+    "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+    "SESSION_HOURS": 12,
+    "SESSION_COOKIE_SECURE": False,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
 }
 
 #: Environment variables read outside the app configuration (documented with the others).

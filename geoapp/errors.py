@@ -24,9 +24,12 @@ log = logging.getLogger(__name__)
 #: Machine-readable codes of the HTTP errors werkzeug raises.
 HTTP_CODES: dict[int, str] = {
     400: "bad_request",
+    401: "sign_in_required",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    429: "too_many_attempts",
     500: "internal_error",
     503: "unavailable",
 }
@@ -34,9 +37,12 @@ HTTP_CODES: dict[int, str] = {
 #: Messages shown for HTTP errors raised outside the views (unknown URL, wrong method, ...).
 HTTP_MESSAGES: dict[int, str] = {
     400: N_("The request is not valid."),
+    401: N_("Sign in to use this address."),
+    403: N_("You are not allowed to do this."),
     404: N_("Nothing was found at this address."),
     405: N_("This address does not accept the %(method)s method."),
     413: N_("The request is too large."),
+    429: N_("Too many attempts; wait a while and try again."),
     500: N_("Something went wrong on the server; the error has been logged."),
     503: N_("The service is not available right now."),
 }
@@ -44,9 +50,12 @@ HTTP_MESSAGES: dict[int, str] = {
 #: Page titles of the HTML error page, by status.
 HTTP_TITLES: dict[int, str] = {
     400: N_("Bad request"),
+    401: N_("Sign in"),
+    403: N_("Not allowed"),
     404: N_("Not found"),
     405: N_("Method not allowed"),
     413: N_("Request too large"),
+    429: N_("Too many attempts"),
     500: N_("Server error"),
     503: N_("Service unavailable"),
 }
@@ -112,7 +121,7 @@ def error_body(status: int, code: str, message: str, details: dict[str, Any]) ->
     return {"error": {"status": status, "code": code, "message": message, "details": details}}
 
 
-def _respond(status: int, code: str, message: str, details: dict[str, Any]) -> Response:
+def respond(status: int, code: str, message: str, details: dict[str, Any]) -> Response:
     if wants_json():
         response = jsonify(error_body(status, code, message, details))
     else:
@@ -126,7 +135,7 @@ def _respond(status: int, code: str, message: str, details: dict[str, Any]) -> R
 
 def handle_app_error(exc: AppError) -> Response:
     """Render an :class:`AppError`."""
-    return _respond(exc.status, exc.code, exc.render(gettext), exc.details)
+    return respond(exc.status, exc.code, exc.render(gettext), exc.details)
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
@@ -144,7 +153,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
         message = exc.description or exc.name
     if status == 404:
         details["path"] = request.path
-    response = _respond(status, code, message, details)
+    response = respond(status, code, message, details)
     if status == 405 and details["allowed"]:
         response.headers["Allow"] = ", ".join(details["allowed"])
     return response
@@ -157,16 +166,16 @@ def handle_store_error(exc: StoreError) -> Response:
     the English text for logs and scripts.
     """
     if isinstance(exc, NotFoundError):
-        return _respond(404, "not_found", exc.render(gettext), {"reason": str(exc)})
+        return respond(404, "not_found", exc.render(gettext), {"reason": str(exc)})
     log.error("store error on %s: %s", request.path, exc)
     message = gettext(N_("The data store cannot be read: %(reason)s"), reason=exc.render(gettext))
-    return _respond(503, "store_unavailable", message, {"reason": str(exc)})
+    return respond(503, "store_unavailable", message, {"reason": str(exc)})
 
 
 def handle_unexpected(exc: Exception) -> Response:
     """Any other exception: log it and answer 500 without leaking internals."""
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return _respond(500, "internal_error", gettext(HTTP_MESSAGES[500]), {})
+    return respond(500, "internal_error", gettext(HTTP_MESSAGES[500]), {})
 
 
 def init_app(app: Flask) -> None:

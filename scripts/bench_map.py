@@ -360,6 +360,29 @@ class Client:
 # --- child side -----------------------------------------------------------------------------
 
 
+def _signed_in_cookie(app) -> str:
+    """A session cookie of the benchmark's own administrator account (made when missing)."""
+    import secrets
+
+    from geoapp.store import get_store
+    from layers.accounts import hash_password
+
+    store = get_store(app)
+    store.init()
+    if store.find_user("bench") is None:
+        store.create_user(
+            "bench",
+            password_hash=hash_password(secrets.token_urlsafe(16)),
+            is_admin=True,
+            created_by="bench_map",
+        )
+    user = store.find_user("bench")
+    serializer = app.session_interface.get_signing_serializer(app)
+    return serializer.dumps(
+        {"user": user.username, "epoch": user.session_epoch, "_permanent": True}
+    )
+
+
 def _open_store(store_dir: str):
     from layers.storage import open_store
 
@@ -451,6 +474,7 @@ def _serve(spec: dict[str, Any]) -> int:
         },
         instance_path=spec["instance"],
     )
+    cookie = _signed_in_cookie(app)
     adapter = app.url_map.bind("127.0.0.1")
     routes: dict[str, str | None] = {}
     for name, path in spec["probe"].items():
@@ -462,7 +486,7 @@ def _serve(spec: dict[str, Any]) -> int:
     server = create_server(app, host="127.0.0.1", port=0, threads=spec["threads"], ident="jangkau")
     ready = Path(spec["ready_file"])
     tmp = ready.with_suffix(".partial")
-    tmp.write_text(json.dumps({"port": server.effective_port, "routes": routes}))
+    tmp.write_text(json.dumps({"port": server.effective_port, "routes": routes, "cookie": cookie}))
     os.replace(tmp, ready)
     server.run()
     return 0
@@ -662,6 +686,9 @@ class Server:
             time.sleep(0.05)
         ready = json.loads(self.ready_file.read_text())
         self.port, self.routes = ready["port"], ready["routes"]
+        # every request is signed in, as a coordinator's browser is (the access check and
+        # the account lookup are part of what is measured)
+        REQUEST_HEADERS["Cookie"] = f"session={ready['cookie']}"
         client = Client("127.0.0.1", self.port, timeout=10)
         while True:  # a static file: answering without warming any data
             try:

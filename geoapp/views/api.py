@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext
 
 from geoapp import catalogue
+from geoapp.auth import requires, visible
 from geoapp.store import get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -28,16 +29,18 @@ def _dataset_links(info) -> dict[str, str]:
 
 
 @bp.get("/")
+@requires("signed_in")
 def index():
     """Name the API's entry points."""
     return jsonify({"name": "jangkau", "links": {"workspaces": url_for("api.workspaces")}})
 
 
 @bp.get("/workspaces")
+@requires("signed_in")
 def workspaces():
     """List the workspaces."""
     items = []
-    for ws in get_store().list_workspaces():
+    for ws in visible(get_store().list_workspaces()):
         item = catalogue.workspace_json(ws)
         item["links"] = {
             "self": url_for("api.workspace", workspace=ws.name),
@@ -48,6 +51,7 @@ def workspaces():
 
 
 @bp.get("/workspaces/<workspace>")
+@requires("viewer")
 def workspace(workspace: str):
     """Describe a workspace."""
     store = get_store()
@@ -58,6 +62,7 @@ def workspace(workspace: str):
 
 
 @bp.get("/workspaces/<workspace>/datasets")
+@requires("viewer")
 def datasets(workspace: str):
     """List a workspace's datasets (latest versions; ``?all_versions=1`` for all)."""
     all_versions = catalogue.parse_flag("all_versions", request.args.get("all_versions"))
@@ -70,6 +75,7 @@ def datasets(workspace: str):
 
 
 @bp.get("/workspaces/<workspace>/datasets/<name>")
+@requires("viewer")
 def dataset(workspace: str, name: str):
     """Describe a dataset version (``?version=N``, latest by default) with its report counts."""
     version = catalogue.parse_positive_int("version", request.args.get("version"))
@@ -85,6 +91,7 @@ def dataset(workspace: str, name: str):
 
 
 @bp.get("/workspaces/<workspace>/datasets/<name>/report")
+@requires("viewer")
 def report(workspace: str, name: str):
     """Return a dataset version's validation report (``?offset``, ``?limit``, ``?action``)."""
     version = catalogue.parse_positive_int("version", request.args.get("version"))

@@ -6,6 +6,7 @@ import threading
 
 from flask import Blueprint, Flask, Response, current_app
 
+from geoapp.auth import requires
 from geoapp.errors import BadRequestError, ResourceNotFoundError
 from layers.errors import N_, InputError
 
@@ -27,6 +28,7 @@ def mbtiles(app: Flask):
 
 
 @bp.get("/api/basemap/<int:z>/<int:x>/<int:y>")
+@requires("public")
 def tile(z: int, x: int, y: int) -> Response:
     """Serve one tile of the local basemap."""
     if current_app.config.get("BASEMAP") != "mbtiles":

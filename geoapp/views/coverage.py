@@ -14,6 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
+from geoapp.auth import requires
 from geoapp.store import get_store
 from geoapp.views import coverage_charts, coverage_data
 from geoapp.views.coverage_api import core_call
@@ -43,6 +44,7 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 @bp.get("/coverage")
+@requires("viewer")
 def coverage_page(workspace: str) -> str:
     """Show coverage on ``?as_of=`` for ``?type=``, the map coloured by ``?colour=``."""
     as_of = core_call(coverage_data.parse_date, request.args.get("as_of"))
@@ -112,6 +114,7 @@ def _month_of(as_of: str, months: list[str]) -> str:
 
 @bp.get("/coverage/export.csv", defaults={"fmt": "csv"})
 @bp.get("/coverage/export.xlsx", defaults={"fmt": "xlsx"})
+@requires("viewer")
 def export(workspace: str, fmt: str) -> Response:
     """Download the service coverage table of ``?level=`` (kecamatan) as CSV or XLSX."""
     level = request.args.get("level") or "kecamatan"
@@ -132,6 +135,7 @@ def export(workspace: str, fmt: str) -> Response:
 
 
 @bp.get("/partner")
+@requires("viewer")
 def partner(workspace: str) -> str:
     """Show partners the coverage by kecamatan and kabupaten with its method, read-only."""
     as_of = core_call(coverage_data.parse_date, request.args.get("as_of"))

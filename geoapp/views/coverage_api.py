@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext
 
+from geoapp.auth import actor, requires
 from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
 from geoapp.views import coverage_data
@@ -114,6 +115,12 @@ def json_body() -> Any:
     return body
 
 
+def signed_body() -> Any:
+    """The request's JSON object with ``user`` set to the signed-in account (what the
+    client says there is replaced: the register records who really made the change)."""
+    return {**json_body(), "user": actor()}
+
+
 def _date(name: str) -> Any:
     text = request.args.get(name)
     if text is None or not text.strip():
@@ -122,6 +129,7 @@ def _date(name: str) -> Any:
 
 
 @bp.get("/coverage")
+@requires("viewer")
 def coverage(workspace: str) -> Response:
     """Service coverage and program reach on ``?as_of=`` (``?level=``, ``?profile=``)."""
     levels = core_call(coverage_data.parse_levels, request.args.get("level"))
@@ -137,6 +145,7 @@ def coverage(workspace: str) -> Response:
 
 
 @bp.get("/coverage/timeseries")
+@requires("viewer")
 def timeseries(workspace: str) -> Response:
     """Reach at each month or quarter end (``?freq=M|Q``, ``?start=``, ``?end=``)."""
     body = core_call(
@@ -151,6 +160,7 @@ def timeseries(workspace: str) -> Response:
 
 
 @bp.get("/villages/<kode>/needs")
+@requires("viewer")
 def village_needs(workspace: str, kode: str) -> Response:
     """A village's needs, their steps and the programs that address them."""
     return jsonify(core_call(coverage_data.village_needs, get_store(), workspace, kode))
@@ -159,23 +169,29 @@ def village_needs(workspace: str, kode: str) -> Response:
 def _need_step(workspace: str, need_id: str, word: str) -> tuple[Response, int]:
     from geoapp.views.programs_edit import need_action
 
-    body = edit_call(workspace, need_action, need_id, word, json_body())
+    body = json_body()
+    if not body.get("by"):
+        body["by"] = actor()
+    body = edit_call(workspace, need_action, need_id, word, body)
     return jsonify(body), 201
 
 
 @bp.post("/needs/<need_id>/verify")
+@requires("editor")
 def verify_need(workspace: str, need_id: str) -> tuple[Response, int]:
     """Record that a reported need was verified (``on``, ``by``, ``note``, ``layer``)."""
     return _need_step(workspace, need_id, "verify")
 
 
 @bp.post("/needs/<need_id>/link")
+@requires("editor")
 def link_need(workspace: str, need_id: str) -> tuple[Response, int]:
     """Link a reported need to the program that addresses it (``program_id``)."""
     return _need_step(workspace, need_id, "link")
 
 
 @bp.post("/needs/<need_id>/close")
+@requires("editor")
 def close_need(workspace: str, need_id: str) -> tuple[Response, int]:
     """Close a reported need."""
     return _need_step(workspace, need_id, "close")

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, send_file
 from flask_babel import get_locale, gettext
 
+from geoapp.auth import requires
 from geoapp.errors import BadRequestError
 from geoapp.store import get_store
 from geoapp.views.scenarios_api import core_call
@@ -63,6 +64,7 @@ def _flag(name: str) -> bool:
 
 
 @bp.get("/export.gpkg")
+@requires("viewer")
 def workspace_gpkg(workspace: str) -> Response:
     """Download every layer of the workspace as one GeoPackage."""
     from layers.exports.data import export_workspace
@@ -78,6 +80,7 @@ def workspace_gpkg(workspace: str) -> Response:
 
 
 @bp.get("/export/map.html")
+@requires("viewer")
 def html_map(workspace: str) -> Response:
     """Download the standalone HTML map of the villages by need class."""
     from layers.exports.html_map import DEFAULT_TOLERANCE_M, export_html_map
@@ -106,6 +109,7 @@ def html_map(workspace: str) -> Response:
 
 
 @bp.get("/export/<filename>")
+@requires("viewer")
 def layer(workspace: str, filename: str) -> Response:
     """Download one layer: <name>.gpkg, .geojson, .csv (?wkt=1), .xlsx or .zip (Shapefile)."""
     from layers.exports.data import export_layer

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext
 
 from geoapp import catalogue
+from geoapp.auth import actor, requires
 from geoapp.errors import BadRequestError, handle_app_error
 from geoapp.store import get_store
 from layers.errors import InputError, JangkauError
@@ -82,6 +83,7 @@ def _body() -> dict[str, Any]:
 
 
 @bp.get("/workspaces/<workspace>/map/values")
+@requires("viewer", public_link=True)
 def values(workspace: str):
     """Legend, run and tile key of the villages' values (``?profile=``, ``?indicator=``)."""
     result = _mapdata().map_values(
@@ -91,6 +93,7 @@ def values(workspace: str):
 
 
 @bp.get("/workspaces/<workspace>/tiles/villages/<int:z>/<int:x>/<int:y>.pbf")
+@requires("viewer", public_link=True)
 def village_tile(workspace: str, z: int, x: int, y: int):
     """A Mapbox Vector Tile of the villages (``?profile=``, ``?indicator=``, ``?v=``)."""
     tile = _mapdata().village_tile(
@@ -119,6 +122,7 @@ def village_tile(workspace: str, z: int, x: int, y: int):
 
 
 @bp.get("/workspaces/<workspace>/villages/<kode>")
+@requires("viewer", public_link=True)
 def village(workspace: str, kode: str):
     """One village's score explained, with its codes and counts (``?profile=``)."""
     detail = _mapdata().village_detail(
@@ -128,6 +132,7 @@ def village(workspace: str, kode: str):
 
 
 @bp.get("/workspaces/<workspace>/search")
+@requires("viewer", public_link=True)
 def search(workspace: str):
     """Villages by code prefix or part of the name (``?q=``, ``?limit=`` up to 100)."""
     limit = catalogue.parse_positive_int("limit", request.args.get("limit")) or 20
@@ -136,12 +141,14 @@ def search(workspace: str):
 
 
 @bp.get("/workspaces/<workspace>/outlines/<level>")
+@requires("viewer", public_link=True)
 def outlines(workspace: str, level: str):
     """Kecamatan or kabupaten outlines as GeoJSON."""
     return jsonify(_mapdata().area_outlines(get_store(), workspace, level))
 
 
 @bp.get("/workspaces/<workspace>/points/<layer>")
+@requires("viewer", public_link=True)
 def points(workspace: str, layer: str):
     """Facilities or needs in ``?bbox=minx,miny,maxx,maxy`` as GeoJSON (``?limit=``)."""
     limit = catalogue.parse_positive_int("limit", request.args.get("limit"))
@@ -151,6 +158,7 @@ def points(workspace: str, layer: str):
 
 
 @bp.get("/workspaces/<workspace>/annotations")
+@requires("viewer", public_link=True)
 def annotations(workspace: str):
     """The annotations, oldest first; ``?since=`` (ISO time) for the newer ones only."""
     found = _mapdata().list_annotations(get_store(), workspace, request.args.get("since") or None)
@@ -158,32 +166,34 @@ def annotations(workspace: str):
 
 
 @bp.post("/workspaces/<workspace>/annotations")
+@requires("commenter")
 def add_annotation(workspace: str):
-    """Save an annotation: JSON ``geometry``, ``note``, ``author``, optional ``kode``."""
+    """Save an annotation by the signed-in account: JSON ``geometry``, ``note``, ``kode``."""
     body = _body()
     saved = _mapdata().add_annotation(
         get_store(),
         workspace,
         body.get("geometry"),
         body.get("note", ""),
-        body.get("author"),
+        actor(),  # the signed-in account, whatever the body says
         body.get("kode"),
     )
     return jsonify(saved), 201
 
 
 @bp.get("/workspaces/<workspace>/presenter")
+@requires("viewer", public_link=True)
 def presenter(workspace: str):
     """The presenter's latest view, or null."""
     return jsonify({"presenter": _mapdata().get_presenter_view(get_store(), workspace)})
 
 
 @bp.put("/workspaces/<workspace>/presenter")
+@requires("editor")
 def set_presenter(workspace: str):
-    """Save the presenter's view: JSON ``view`` and ``author``."""
+    """Save the presenter's view (JSON ``view``) as the signed-in account's."""
     body = _body()
-    view, author = body.get("view"), body.get("author")
-    saved = _mapdata().set_presenter_view(get_store(), workspace, view, author)
+    saved = _mapdata().set_presenter_view(get_store(), workspace, body.get("view"), actor())
     return jsonify(saved)
 
 
@@ -193,6 +203,7 @@ def _sse(event: MapEvent) -> str:
 
 
 @bp.get("/workspaces/<workspace>/events")
+@requires("viewer", public_link=True)
 def events(workspace: str):
     """Server-Sent Events: new annotations and presenter views for about 25 seconds."""
     stream = _mapdata().map_events(

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app
 from flask import request as flask_request
 from flask_babel import get_locale, gettext
 
+from geoapp.auth import requires
 from geoapp.cli_export_map import basemap_file
 from geoapp.errors import BadRequestError
 from geoapp.store import get_store
@@ -84,6 +85,7 @@ def printed_map(
 
 
 @bp.get("/workspaces/<workspace>/map/export.<fmt>")
+@requires("viewer")
 def export_map(workspace: str, fmt: str) -> Response:
     """Download the map as a PNG or PDF page (attachment)."""
     options = parse_export(flask_request.args, fmt)

@@ -24,6 +24,7 @@ from flask import (
 from flask_babel import get_locale, gettext
 
 from geoapp import mapbuild
+from geoapp.auth import requires
 from geoapp.errors import BadRequestError
 from geoapp.store import get_store
 from layers.errors import InputError
@@ -167,6 +168,7 @@ def basemap_for(app) -> dict[str, Any]:
 
 
 @bp.get("/workspaces/<workspace>/map")
+@requires("viewer", public_link=True)
 def map_page(workspace: str) -> Response:
     """Show the workspace's map in the view the URL describes."""
     view = parse_view(request.args)

@@ -5,19 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from geoapp import catalogue
+from geoapp.auth import requires, visible
 from geoapp.store import get_store
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
+@requires("signed_in")
 def index():
     """List the workspaces."""
     workspaces, counts = catalogue.dataset_counts(get_store())
-    return render_template("index.html", workspaces=workspaces, dataset_counts=counts)
+    return render_template("index.html", workspaces=visible(workspaces), dataset_counts=counts)
 
 
 @bp.get("/workspaces/<workspace>")
+@requires("viewer")
 def workspace(workspace: str):
     """List the layers of a workspace, latest version of each."""
     overview = catalogue.workspace_overview(get_store(), workspace)
@@ -31,6 +34,7 @@ def workspace(workspace: str):
 
 
 @bp.get("/workspaces/<workspace>/datasets/<name>")
+@requires("viewer")
 def dataset(workspace: str, name: str):
     """List every version of a dataset."""
     store = get_store()
@@ -43,6 +47,7 @@ def dataset(workspace: str, name: str):
 
 
 @bp.get("/workspaces/<workspace>/datasets/<name>/report")
+@requires("viewer")
 def report(workspace: str, name: str):
     """Show a page of a dataset version's validation report."""
     store = get_store()

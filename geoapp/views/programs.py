@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext
 
+from geoapp.auth import requires
 from geoapp.store import get_store
 from geoapp.views import coverage_data, programs_data
 from geoapp.views.coverage import _labels
@@ -24,6 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("")
+@requires("viewer")
 def index(workspace: str) -> str:
     """List the programs of the register, with the upload form and the download."""
     as_of = core_call(coverage_data.parse_date, request.args.get("as_of"))
@@ -39,6 +41,7 @@ def index(workspace: str) -> str:
 
 
 @bp.get("/export.xlsx")
+@requires("viewer")
 def export(workspace: str) -> Response:
     """Download the register (``?version=N``, the latest by default) as an XLSX workbook."""
     body = core_call(
@@ -51,6 +54,7 @@ def export(workspace: str) -> Response:
 
 
 @bp.get("/<program_id>")
+@requires("viewer")
 def program(workspace: str, program_id: str) -> str:
     """Show one program: its villages, its activity log and its reach on ``?as_of=``."""
     as_of = core_call(coverage_data.parse_date, request.args.get("as_of"))

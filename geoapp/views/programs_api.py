@@ -17,21 +17,23 @@ program's villages with the others between two score runs.
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import gettext
 
+from geoapp.auth import actor, requires
 from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
 from geoapp.views import coverage_data, programs_data, programs_edit
-from geoapp.views.coverage_api import as_app_error, core_call, edit_call, json_body
+from geoapp.views.coverage_api import as_app_error, core_call, edit_call, signed_body
 from layers.errors import N_, InputError, NotFoundError, StoreError
 
 bp = Blueprint("programs_api", __name__, url_prefix="/api/workspaces/<workspace>/programs")
-
-#: Largest register upload accepted, in bytes.
-MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
 class RowsRejectedError(AppError):
@@ -39,13 +41,6 @@ class RowsRejectedError(AppError):
 
     status = 400
     code = "rows_rejected"
-
-
-class UploadTooLargeError(AppError):
-    """A register upload over :data:`MAX_UPLOAD_BYTES` (413)."""
-
-    status = 413
-    code = "too_large"
 
 
 def parse_version(args: Any) -> int | None:
@@ -86,6 +81,7 @@ def program_links(workspace: str, program_id: str) -> dict[str, str]:
 
 
 @bp.get("")
+@requires("viewer")
 def programs(workspace: str) -> Response:
     """The register's programs with villages and beneficiaries planned and achieved."""
     body = core_call(
@@ -101,6 +97,7 @@ def programs(workspace: str) -> Response:
 
 
 @bp.get("/<program_id>")
+@requires("viewer")
 def program(workspace: str, program_id: str) -> Response:
     """One program with its assignments, activity log and reach (``?as_of=``)."""
     body = core_call(
@@ -115,15 +112,35 @@ def program(workspace: str, program_id: str) -> Response:
     return jsonify(body)
 
 
+@contextmanager
+def _checked_upload(upload: Any) -> Iterator[IO[bytes]]:
+    """The upload saved to a temporary file (removed afterwards) and checked by
+    :func:`layers.uploads.check_upload`; yields the file open for reading."""
+    from layers.uploads import REGISTER_TYPES, UploadLimits, check_upload, save_upload, upload_name
+
+    largest = current_app.config.get("MAX_CONTENT_LENGTH")
+    limits = UploadLimits(max_bytes=largest) if largest else UploadLimits()
+    name = upload_name(upload.filename)
+    with tempfile.TemporaryDirectory(prefix="jangkau-upload-") as folder:
+        path = Path(folder) / name
+        try:
+            save_upload(upload.stream, path, source=name, limits=limits)
+            check_upload(path, filename=name, expected=REGISTER_TYPES, limits=limits)
+        except InputError as exc:
+            error = as_app_error(exc)
+            error.details.update({"parameter": "file", "file": exc.file})
+            raise error from None
+        with path.open("rb") as stream:
+            yield stream
+
+
 @bp.post("/import")
+@requires("editor")
 def import_register(workspace: str) -> tuple[Response, int]:
     """Check (``dry_run=1``) or import (``dry_run=0``) the uploaded register ``file``."""
     from layers.programs import RegisterImportError
 
-    if (request.content_length or 0) > MAX_UPLOAD_BYTES:
-        raise UploadTooLargeError(
-            N_("The file is larger than %(limit)s MB."), limit=MAX_UPLOAD_BYTES // 2**20
-        )
+    # The request's size is bounded by MAX_CONTENT_LENGTH (413 in the one error shape).
     dry_run = parse_flag(request.values, "dry_run")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -131,16 +148,17 @@ def import_register(workspace: str) -> tuple[Response, int]:
             N_("send the register as the multipart field 'file'"), details={"parameter": "file"}
         )
     try:
-        body = programs_data.import_upload(
-            get_store(),
-            workspace,
-            upload.filename,
-            upload.stream,
-            dry_run=dry_run,
-            user=(request.values.get("user") or "").strip() or None,
-            note=(request.values.get("note") or "").strip(),
-            translate=gettext,
-        )
+        with _checked_upload(upload) as stream:
+            body = programs_data.import_upload(
+                get_store(),
+                workspace,
+                upload.filename,
+                stream,
+                dry_run=dry_run,
+                user=actor(),
+                note=(request.values.get("note") or "").strip(),
+                translate=gettext,
+            )
     except RegisterImportError as exc:
         problems = programs_data.problem_rows(exc, gettext)
         raise RowsRejectedError(
@@ -164,38 +182,43 @@ def import_register(workspace: str) -> tuple[Response, int]:
 
 
 @bp.post("")
+@requires("editor")
 def create(workspace: str) -> tuple[Response, int, dict[str, str]]:
     """Add a program to the register (its fields and ``base_version``)."""
-    body = edit_call(workspace, programs_edit.create_program, json_body())
+    body = edit_call(workspace, programs_edit.create_program, signed_body())
     body["links"] = program_links(workspace, body["program_id"])
     return jsonify(body), 201, {"Location": body["links"]["self"]}
 
 
 @bp.patch("/<program_id>")
+@requires("editor")
 def update(workspace: str, program_id: str) -> Response:
     """Change some fields of a program (``base_version`` and the fields)."""
-    body = edit_call(workspace, programs_edit.update_program, program_id, json_body())
+    body = edit_call(workspace, programs_edit.update_program, program_id, signed_body())
     body["links"] = program_links(workspace, program_id)
     return jsonify(body)
 
 
 @bp.post("/<program_id>/assignments")
+@requires("editor")
 def assign(workspace: str, program_id: str) -> tuple[Response, int]:
     """Assign the program to a saved scenario's villages or to villages by code."""
-    body = edit_call(workspace, programs_edit.add_assignments, program_id, json_body())
+    body = edit_call(workspace, programs_edit.add_assignments, program_id, signed_body())
     body["links"] = program_links(workspace, program_id)
     return jsonify(body), 201
 
 
 @bp.post("/<program_id>/activities")
+@requires("editor")
 def log_activity(workspace: str, program_id: str) -> tuple[Response, int]:
     """Add an entry to the program's activity log."""
-    body = edit_call(workspace, programs_edit.log_activity, program_id, json_body())
+    body = edit_call(workspace, programs_edit.log_activity, program_id, signed_body())
     body["links"] = program_links(workspace, program_id)
     return jsonify(body), 201
 
 
 @bp.get("/<program_id>/change")
+@requires("viewer")
 def change(workspace: str, program_id: str) -> Response:
     """The program's villages versus the others between two score runs of ``?profile=``
     (``?baseline=N``, ``?followup=M``: the latest run by default)."""

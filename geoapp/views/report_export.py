@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app
 from flask import request as flask_request
 from flask_babel import get_locale
 
+from geoapp.auth import requires
 from geoapp.errors import BadRequestError
 from geoapp.store import get_store
 from geoapp.views.map_export import UNSAFE
@@ -68,6 +69,7 @@ def _attachment(data: bytes, name: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace>/scenarios/<name>/report.pdf")
+@requires("viewer")
 def scenario_report(workspace: str, name: str) -> Response:
     """Download a scenario's proposal report (PDF attachment)."""
     lang = _lang(flask_request.args)
@@ -76,6 +78,7 @@ def scenario_report(workspace: str, name: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace>/villages/<kode>/profile.pdf")
+@requires("viewer")
 def village_profile(workspace: str, kode: str) -> Response:
     """Download a village's one-page profile (PDF attachment)."""
     lang = _lang(flask_request.args)

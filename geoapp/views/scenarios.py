@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask_babel import get_locale, gettext
 
 from geoapp import scenario_maps
+from geoapp.auth import requires
 from geoapp.store import get_store
 from geoapp.views.scenarios_api import core_call, parse_names, parse_version
 
@@ -62,6 +63,7 @@ def export_file(workspace: str, name: str, fmt: str) -> bytes:
 
 
 @bp.get("")
+@requires("viewer")
 def index(workspace: str):
     """List the saved scenarios, with the form to run a new one."""
     data = core_call(scenario_maps.list_page_data, get_store(), workspace, gettext)
@@ -69,6 +71,7 @@ def index(workspace: str):
 
 
 @bp.get("/compare")
+@requires("viewer")
 def compare(workspace: str):
     """Show two or more scenarios side by side with a map of where they differ."""
     names = parse_names(request.args)
@@ -79,6 +82,7 @@ def compare(workspace: str):
 
 
 @bp.get("/<name>")
+@requires("viewer")
 def result(workspace: str, name: str):
     """Show a saved scenario: headline numbers, villages, map, rules, downloads."""
     version = parse_version(request.args)
@@ -90,6 +94,7 @@ def result(workspace: str, name: str):
 
 @bp.get("/<name>/export.csv", defaults={"fmt": "csv"})
 @bp.get("/<name>/export.xlsx", defaults={"fmt": "xlsx"})
+@requires("viewer")
 def export(workspace: str, name: str, fmt: str) -> Response:
     """Download the scenario's villages as CSV or XLSX."""
     body = export_file(workspace, name, fmt)

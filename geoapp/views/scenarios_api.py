@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from geoapp.auth import actor, requires
 from geoapp.errors import AppError, BadRequestError
 from geoapp.store import get_store
 from layers.errors import N_, ConflictError, InputError, JangkauError, NotFoundError
@@ -164,6 +165,7 @@ def core_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 @bp.get("")
+@requires("viewer")
 def scenarios(workspace: str) -> Response:
     """List the saved scenarios (latest version of each)."""
     from layers.targeting.scenarios import list_scenarios
@@ -175,11 +177,13 @@ def scenarios(workspace: str) -> Response:
 
 
 @bp.post("")
+@requires("editor")
 def create(workspace: str) -> tuple[Response, int, dict[str, str]]:
     """Run a scenario and save it (a new version when the name exists)."""
     from layers.targeting.scenarios import run_scenario
 
     args = parse_post(request.get_json(silent=True))
+    args["author"] = actor()  # who is signed in, whatever the body says
     name = args.pop("name")
     saved = core_call(run_scenario, get_store(), workspace, name, **args)
     saved["links"] = scenario_links(workspace, saved.get("name", name))
@@ -187,6 +191,7 @@ def create(workspace: str) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/compare")
+@requires("viewer")
 def compare(workspace: str) -> Response:
     """Compare two or more scenarios (``?name=a&name=b``)."""
     from layers.targeting.scenarios import compare_scenarios
@@ -196,6 +201,7 @@ def compare(workspace: str) -> Response:
 
 
 @bp.get("/<name>")
+@requires("viewer")
 def scenario(workspace: str, name: str) -> Response:
     """Return a saved scenario (``?version=N``, the latest by default)."""
     from layers.targeting.scenarios import load_scenario
@@ -206,9 +212,10 @@ def scenario(workspace: str, name: str) -> Response:
 
 
 @bp.delete("/<name>")
+@requires("editor")
 def delete(workspace: str, name: str) -> Response:
     """Delete a scenario and all its versions."""
     from layers.targeting.scenarios import delete_scenario
 
-    core_call(delete_scenario, get_store(), workspace, name)
+    core_call(delete_scenario, get_store(), workspace, name, deleted_by=actor())
     return Response(status=204)

@@ -127,6 +127,8 @@ def _read_csv_path(p: Path, source: str, sheet: str | None = None) -> RawTable:
 
 
 def _read_zip(p: Path, source: str) -> dict[str, RawTable]:
+    from layers.uploads import check_archive
+
     try:
         archive = zipfile.ZipFile(p)
     except zipfile.BadZipFile as exc:
@@ -136,6 +138,7 @@ def _read_zip(p: Path, source: str) -> dict[str, RawTable]:
             params={"reason": str(exc)},
         ) from exc
     with archive, tempfile.TemporaryDirectory() as tmp:
+        check_archive(archive, source=source)
         names = {
             Path(i.filename).name: i for i in archive.infolist() if not i.is_dir() and i.filename
         }

@@ -47,19 +47,61 @@ def chromium(*, assets: bool = True) -> Iterator[object]:
             browser.close()
 
 
+#: Session cookies signing the test administrator in, by the base URL of each served app.
+SESSION_COOKIES: dict[str, str] = {}
+
+
 @contextmanager
-def serving(app, *, threads: int = 4) -> Iterator[str]:
-    """``app`` served by waitress on a free local port in a thread; yields its base URL."""
+def serving(app, *, threads: int = 4, signed_in: bool = True) -> Iterator[str]:
+    """``app`` served by waitress on a free local port in a thread; yields its base URL.
+
+    With ``signed_in``, pages of a :class:`SigningBrowser` open it signed in as the test
+    administrator (the account is made in the app's store when missing).
+    """
     from waitress import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    url = f"http://127.0.0.1:{server.effective_port}"
+    if signed_in:
+        from geoapp.store import get_store
+        from tests.geoapp.auth_support import ensure_user, session_cookie
+
+        SESSION_COOKIES[url] = session_cookie(app, ensure_user(get_store(app)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield url
     finally:
+        SESSION_COOKIES.pop(url, None)
         server.close()
         thread.join(timeout=10)
+
+
+class SigningBrowser:
+    """A Playwright browser whose new contexts and pages carry the session cookies of the
+    apps being served (:data:`SESSION_COOKIES`); anything else goes to the browser."""
+
+    def __init__(self, browser) -> None:
+        self.browser = browser
+
+    def new_context(self, *, signed_in: bool = True, **kwargs):
+        """A context signed in to every served app (unless ``signed_in`` is false)."""
+        context = self.browser.new_context(**kwargs)
+        if signed_in and SESSION_COOKIES:
+            context.add_cookies(
+                [
+                    {"name": "session", "value": value, "url": url, "httpOnly": True}
+                    for url, value in SESSION_COOKIES.items()
+                ]
+            )
+        return context
+
+    def new_page(self, *, signed_in: bool = True, **kwargs):
+        """A page in its own signed-in context (closed with the browser)."""
+        return self.new_context(signed_in=signed_in, **kwargs).new_page()
+
+    def __getattr__(self, name: str):
+        return getattr(self.browser, name)
 
 
 class LocalPage:

@@ -57,6 +57,19 @@ def _compiled_catalogues() -> None:
     compile_catalogues()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _signed_in_clients() -> Iterator[None]:
+    """Every app's test client signs in as the test administrator (see auth_support)."""
+    from flask import Flask
+
+    from tests.geoapp.auth_support import SignedInClient
+
+    before = Flask.test_client_class
+    Flask.test_client_class = SignedInClient
+    yield
+    Flask.test_client_class = before
+
+
 def seed(store) -> dict:
     """Fill ``store`` with a workspace whose layers cover what the pages must show."""
     import geopandas as gpd
@@ -176,11 +189,12 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium under Playwright, one per test module (skipped where missing)."""
-    from tests.geoapp.browser_support import chromium
+    """Debian's Chromium under Playwright, one per test module (skipped where missing); its
+    pages are signed in to every app a test serves."""
+    from tests.geoapp.browser_support import SigningBrowser, chromium
 
     with chromium() as launched:
-        yield launched
+        yield SigningBrowser(launched)
 
 
 @pytest.fixture(scope="module")

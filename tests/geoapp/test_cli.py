@@ -32,6 +32,10 @@ COMMANDS = [
     "coverage",
     "export",
     "serve",
+    "backup",
+    "restore",
+    "user",
+    "audit",
 ]
 
 NEEDS_HEADER = "kode_desa,tanggal,bidang,urgensi\n"

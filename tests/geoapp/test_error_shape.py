@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from geoapp.auth import requires
+
 
 def assert_error_shape(response, status: int, code: str) -> dict:
     assert response.status_code == status
@@ -71,6 +73,7 @@ def test_405_names_the_allowed_methods(client):
 
 
 def test_500_is_in_the_shape_and_leaks_nothing(app, client):
+    @requires("signed_in")
     def broken():
         raise RuntimeError("secret internals")
 
@@ -122,9 +125,11 @@ def test_store_errors_reaching_the_handlers_are_translated(app, client):
     from geoapp.store import get_store
     from layers.errors import N_, StoreError
 
+    @requires("signed_in")
     def missing():
         get_store(app).get_workspace("jambi")
 
+    @requires("signed_in")
     def broken():
         raise StoreError(
             N_("the store could not complete the operation: %(reason)s"),

@@ -709,7 +709,8 @@
   var annotations = {};   // id -> layer
   var authorInput = document.getElementById("author-input");
   try {
-    authorInput.value = window.localStorage.getItem("jangkau.author") || "";
+    // notes are saved under the signed-in account; the name shown is that account's
+    authorInput.value = authorInput.value || window.localStorage.getItem("jangkau.author") || "";
   } catch (err) { /* storage may be off */ }
   authorInput.addEventListener("change", function () {
     try {
