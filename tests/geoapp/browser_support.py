@@ -119,11 +119,13 @@ class LocalPage:
         *,
         viewport: tuple[int, int] = (1280, 900),
         allow_400: bool = True,
+        signed_in: bool = True,
     ) -> None:
         width, height = viewport
-        self.context = browser.new_context(
-            locale=locale, viewport={"width": width, "height": height}
-        )
+        options = {"locale": locale, "viewport": {"width": width, "height": height}}
+        if isinstance(browser, SigningBrowser):
+            options["signed_in"] = signed_in
+        self.context = browser.new_context(**options)
         self.page = self.context.new_page()
         self.allow_400 = allow_400
         self.requested: list[str] = []
