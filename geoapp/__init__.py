@@ -24,6 +24,7 @@ SECURITY_HEADERS = {
         "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
         "frame-ancestors 'self'"
     ),
+    "X-Frame-Options": "SAMEORIGIN",  # for browsers older than frame-ancestors
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }

@@ -225,7 +225,15 @@ def test_pages_send_security_headers_and_load_nothing_from_elsewhere(client):
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp
     assert "script-src 'self'" in csp
+    assert "frame-ancestors 'self'" in csp
+    assert "object-src 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # the session cookie: not readable by scripts, not sent along from other sites
+    cookie = response.headers.get("Set-Cookie", "")
+    if cookie:
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
     html = text(response)
     for url in re.findall(r'(?:src|href)="([^"]+)"', html):
         assert url.startswith(("/", "?", "#")), url
