@@ -36,7 +36,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from geoapp.errors import AppError, respond, wants_json
+from geoapp.errors import AppError, BadRequestError, respond, wants_json
 from layers.report import N_
 
 if TYPE_CHECKING:
@@ -275,6 +275,18 @@ def _needs_first_admin() -> bool:
     return get_store().count_users() == 0  # an unreadable store: 503 from its error handler
 
 
+def _refuse_nameless_form_fields() -> None:
+    """A form part without a name is malformed: 400 (the CSRF check cannot read such a form)."""
+    form_types = ("multipart/form-data", "application/x-www-form-urlencoded")
+    if (
+        request.method not in ("POST", "PUT", "PATCH", "DELETE")
+        or request.mimetype not in form_types
+    ):
+        return
+    if any(not isinstance(key, str) for key in list(request.form) + list(request.files)):
+        raise BadRequestError(N_("the form has a field without a name"))
+
+
 def handle_csrf_error(exc: CSRFError) -> Any:
     """A missing or wrong CSRF token: 400 in the one error shape."""
     message = gettext(
@@ -329,6 +341,7 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_HOURS"])
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid for the session's life
     app.config["WTF_CSRF_SSL_STRICT"] = app.config["SESSION_COOKIE_SECURE"]
+    app.before_request(_refuse_nameless_form_fields)  # before the CSRF check reads the form
     csrf.init_app(app)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.before_request(_check_access)

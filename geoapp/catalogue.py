@@ -36,7 +36,7 @@ def parse_positive_int(name: str, value: str | None, *, minimum: int = 1) -> int
     if value is None or value == "":
         return None
     text = value.strip()
-    if not text.isdigit() or int(text) < minimum:
+    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
         raise BadRequestError(
             N_(
                 "The parameter %(parameter)s must be a whole number of %(minimum)s or more, "

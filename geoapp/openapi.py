@@ -42,6 +42,7 @@ ERROR_TEXTS = {
     409: "Someone changed the data since the version the request is based on",
     413: "The request is larger than MAX_CONTENT_LENGTH",
     429: "Too many attempts",
+    503: "The store cannot be read (e.g. before geoapp init)",
 }
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -51,7 +52,6 @@ TEXT = {"type": "string"}
 INT = {"type": "integer"}
 WHOLE = {"type": "integer", "minimum": 0}
 POSITIVE = {"type": "integer", "minimum": 1}
-NUMBER = {"type": "number"}
 BOOL = {"type": "boolean"}
 DATE = {"type": "string", "format": "date"}
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -303,7 +303,7 @@ def _upload_body() -> dict[str, Any]:
     from layers.uploads import UPLOAD_KINDS
     from layers.validate import CODE_SYSTEMS
 
-    return obj(
+    return closed(
         ("file", "kind"),
         file={"type": "string", "contentMediaType": "application/octet-stream"},
         kind={"type": "string", "enum": list(UPLOAD_KINDS)},
@@ -315,7 +315,7 @@ def _upload_body() -> dict[str, Any]:
 
 
 def _register_upload_body() -> dict[str, Any]:
-    return obj(
+    return closed(
         ("file", "dry_run"),
         file={"type": "string", "contentMediaType": "application/octet-stream"},
         dry_run=FLAG,
@@ -366,6 +366,14 @@ NEED_STEP = obj(
     status=TEXT,
     version=INT,
     message=TEXT,
+)
+#: One Server-Sent Event as schemathesis and browsers read it (``data`` is JSON text).
+SSE_EVENT = obj(
+    ("event", "data"),
+    event={"type": "string", "enum": ["ready", "annotation", "presenter"]},
+    data={"type": "string", "contentMediaType": "application/json"},
+    id=TEXT,
+    retry=WHOLE,
 )
 PROFILE = Param("profile", NAME, "a scoring profile's name", required=True)
 INDICATOR = Param("indicator", TEXT, "colour by this indicator instead of the score")
@@ -517,7 +525,7 @@ def operations() -> dict[str, Operation]:
         ),
         "map_api.set_presenter": Operation(PRESENTER, body=_presenter_body()),
         "map_api.events": Operation(
-            None,
+            SSE_EVENT,
             media="text/event-stream",
             query=(Param("since", {"type": "string", "format": "date-time"}, "newer only"),),
         ),
@@ -633,14 +641,10 @@ def api_rules(app: Flask) -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda item: (item[1], item[0]))
 
 
-def _path_parameters(app: Flask, rule: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
-    from werkzeug.routing import IntegerConverter
-
-    matched = next(r for r in app.url_map.iter_rules() if r.rule == rule)
+def _path_parameters(rule: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule):
-        converter = matched._converters[name]
-        if isinstance(converter, IntegerConverter):
+    for converter, name in re.findall(r"<(?:([^:<>]+):)?([^<>]+)>", rule):
+        if converter == "int":
             schema: dict[str, Any] = {"type": "integer", "minimum": 0}
         elif name == "workspace":
             schema = NAME
@@ -673,7 +677,7 @@ def _operation(app: Flask, method: str, rule: str, endpoint: str, op: Operation)
         raise UndescribedRouteError(f"{endpoint} declares no access")
     level, public_link = declared
     summary, description = _summary(app, endpoint)
-    parameters = _path_parameters(app, rule, op.path) + [p.to_dict() for p in op.query]
+    parameters = _path_parameters(rule, op.path) + [p.to_dict() for p in op.query]
     out: dict[str, Any] = {
         "operationId": f"{endpoint}.{method.lower()}",
         "summary": summary,
@@ -698,7 +702,8 @@ def _operation(app: Flask, method: str, rule: str, endpoint: str, op: Operation)
     if op.success == 204:
         responses["204"] = {"description": "Done; no content"}
     elif op.response is not None:
-        responses[str(op.success)] = {"description": "Success", "content": _json(op.response)}
+        content = {op.media: {"schema": op.response}}
+        responses[str(op.success)] = {"description": "Success", "content": content}
     else:
         responses[str(op.success)] = {
             "description": "Success",
@@ -706,12 +711,13 @@ def _operation(app: Flask, method: str, rule: str, endpoint: str, op: Operation)
         }
     for status, text in op.also.items():
         if status in (200, 201) and op.response is not None:
-            responses[str(status)] = {"description": text, "content": _json(op.response)}
+            content = {op.media: {"schema": op.response}}
+            responses[str(status)] = {"description": text, "content": content}
         else:
             responses[str(status)] = {"description": text}
     errors = set(op.errors)
     if level != "public":
-        errors |= {401, 403}
+        errors |= {401, 403, 503}
     if "<workspace>" in rule or any(p["in"] == "path" for p in parameters):
         errors.add(404)
     if op.query or op.body is not None or method in UNSAFE or parameters:

@@ -164,7 +164,7 @@ def _refs(text: Any) -> list[tuple[str, int]]:
     for part in str(text or "").split(" + "):
         body, _, version = part.strip().rpartition("@")
         name = body.rsplit("/", 1)[-1]
-        if version.isdigit() and name:
+        if version.isascii() and version.isdigit() and name:
             out.append((name, int(version)))
     return out
 

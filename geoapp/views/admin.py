@@ -189,19 +189,23 @@ def _filters(workspace: str | None) -> Any:
     )
 
 
+#: The last page number the audit pages accept (a million entries at 100 per page).
+MAX_PAGE = 10_000
+
+
 def _page() -> int:
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 0
-    if page < 1:
-        raise BadRequestError(N_("page must be a whole number of 1 or more"))
+    text = request.args.get("page", "1")
+    page = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
+    if not 1 <= page <= MAX_PAGE:
+        raise BadRequestError(N_("page must be a whole number from 1 to %(most)s"), most=MAX_PAGE)
     return page
 
 
 def _audit_page(workspace: str | None) -> Any:
     from layers.audit import ACTIONS, TARGET_KINDS, audit_page
 
+    if workspace is not None:
+        get_store().get_workspace(workspace)  # 404 naming the workspaces there are
     page = _page()
     entries, total = audit_page(get_store(), _filters(workspace), page=page, per_page=PER_PAGE)
     return render_template(
@@ -237,6 +241,7 @@ def audit_export(workspace: str, fmt: str) -> Response:
     """The filtered trail as CSV or XLSX."""
     from layers.audit import write_audit
 
+    get_store().get_workspace(workspace)  # 404 naming the workspaces there are
     if fmt not in ("csv", "xlsx"):
         raise BadRequestError(N_("unknown format %(value)r; use csv or xlsx"), value=fmt)
     buffer = io.BytesIO()
@@ -260,6 +265,7 @@ def audit_api(workspace: str) -> Response:
     """The workspace's changes as JSON (``page``, filters as on the page)."""
     from layers.audit import audit_page
 
+    get_store().get_workspace(workspace)  # 404 naming the workspaces there are
     page = _page()
     entries, total = audit_page(get_store(), _filters(workspace), page=page, per_page=PER_PAGE)
     return jsonify(

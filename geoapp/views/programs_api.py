@@ -48,7 +48,7 @@ def parse_version(args: Any) -> int | None:
     text = args.get("version")
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise BadRequestError(
             N_("version must be a whole number from 1, not %(value)r"),
             details={"parameter": "version"},
@@ -239,7 +239,7 @@ def _run_number(name: str, *, required: bool = False) -> int | None:
     text = (request.args.get(name) or "").strip()
     if not text and not required:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise BadRequestError(
             N_("%(parameter)s must be a score run number from 1, not %(value)r"),
             details={"parameter": name},

@@ -59,7 +59,7 @@ def _whole(value: Any, name: str, *, minimum: int = 0, required: bool = False) -
                 params={"member": name},
             )
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InputError(

@@ -97,7 +97,7 @@ def parse_version(args: Any) -> int | None:
     text = args.get("version")
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise BadRequestError(
             N_("version must be a whole number from 1, not %(value)r"),
             details={"parameter": "version"},
