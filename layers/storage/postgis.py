@@ -200,7 +200,8 @@ class PostGISStore(SQLStore):
             packed = conn.execute(query, params).one()
             if packed[0] is None:
                 continue
-            batch_ords, batch_geoms = unpack_wkb(*packed)
+            # every geometry of the batch missing: string_agg of NULLs is NULL
+            batch_ords, batch_geoms = unpack_wkb(packed[0], packed[1], packed[2] or b"")
             ords.append(batch_ords)
             geoms.append(batch_geoms)
         if not ords:

@@ -372,8 +372,10 @@ def write_backup(
     """
     created_at = datetime.now(UTC)
     with closing(sqlite3.connect(path, isolation_level=None)) as out:
+        # A fresh temporary file: no journal is needed (a failure discards the whole file),
+        # but the data reach the disk at COMMIT, before the file is renamed into place.
         out.execute("PRAGMA journal_mode = OFF")
-        out.execute("PRAGMA synchronous = OFF")
+        out.execute("PRAGMA synchronous = FULL")
         out.execute("BEGIN")
         for statement in _FILE_SCHEMA.split(";"):
             if statement.strip():

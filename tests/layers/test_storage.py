@@ -404,6 +404,16 @@ def test_round_trip_is_exact(store, kind, make):
     assert version.row_count == len(data)
 
 
+def test_a_layer_without_any_point_reads_back(store):
+    """Needs keyed by village code only (no coordinates at all) round-trip on both backends."""
+    data = needs()
+    data = data.set_geometry(gpd.GeoSeries([None] * len(data), crs="EPSG:4326"))
+    put(store, "needs", data)
+    back = store.read_dataset("merangin", "needs")
+    assert_same(back, data)
+    assert back.geometry.isna().all()
+
+
 def test_round_trip_keeps_codes_nulls_and_empty_text(store):
     put(store, "needs", needs())
     back = store.read_dataset("merangin", "needs")
