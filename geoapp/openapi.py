@@ -248,6 +248,10 @@ def _need_body(*, link: bool = False) -> dict[str, Any]:
             "minimum": 0,
             "description": "the needs lifecycle version the page showed",
         },
+        "user": {
+            "type": ["string", "null"],
+            "description": "ignored: the step is recorded under the signed-in account",
+        },
     }
     _same(members, NEED_MEMBERS)
     required = ("on", "base_version", "program_id") if link else ("on", "base_version")

@@ -169,9 +169,9 @@ def village_needs(workspace: str, kode: str) -> Response:
 def _need_step(workspace: str, need_id: str, word: str) -> tuple[Response, int]:
     from geoapp.views.programs_edit import need_action
 
-    body = json_body()
+    body = signed_body()  # the step is recorded under the signed-in account
     if not body.get("by"):
-        body["by"] = actor()
+        body["by"] = actor()  # who did it in the field: the account unless said otherwise
     body = edit_call(workspace, need_action, need_id, word, body)
     return jsonify(body), 201
 

@@ -29,7 +29,7 @@ META = ("base_version", "user", "reason")
 #: Lifecycle actions by the word of the web address.
 NEED_ACTIONS: dict[str, str] = {"verify": "verified", "link": "linked", "close": "closed"}
 #: Members of a need action's body.
-NEED_MEMBERS = ("on", "by", "note", "program_id", "layer", "base_version")
+NEED_MEMBERS = ("on", "by", "note", "program_id", "layer", "base_version", "user")
 #: Members of an assignment request besides META.
 ASSIGN_MEMBERS = ("scenario", "version", "kode", "planned", "unit", "status")
 #: Members of an activity entry besides META.
@@ -358,6 +358,7 @@ def need_action(
         note=_text(body, "note") or "",
         program_id=_text(body, "program_id"),
         layer=layer,
+        user=_text(body, "user"),
     )
     return {
         "need_id": need_id,

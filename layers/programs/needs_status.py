@@ -155,6 +155,7 @@ def record_need_action(
     note: str = "",
     program_id: str | None = None,
     layer: str | None = None,
+    user: str | None = None,
 ) -> NeedNote:
     """Record that a need was verified, linked to a program, or closed.
 
@@ -171,7 +172,7 @@ def record_need_action(
     on : date or str
         When it happened.
     by : str
-        Who did it (required).
+        Who did it in the field (required; kept with the step).
     note : str
         Why or how.
     program_id : str, optional
@@ -179,6 +180,8 @@ def record_need_action(
     layer : str, optional
         The needs dataset the need is in (see :func:`needs_layers`). By default the one
         needs layer holding ``need_id``; when several hold it, the error names them.
+    user : str, optional
+        The account recording the step (the audit trail's actor); ``by`` when None.
 
     Returns
     -------
@@ -262,7 +265,7 @@ def record_need_action(
     written = store.put_datasets(
         workspace,
         [(DERIVED_KIND, table, DATASET, report)],
-        created_by=by.strip(),
+        created_by=user or by.strip(),
         note=note or action,
         expected_versions={DATASET: base},
     )

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -345,6 +346,7 @@ class Register:
             user=user,
             note=note,
             action=f"{action} {table}",
+            changes=_row_changes(latest, tables, touched),
         )
         self.programs, self.assignments, self.activities = (
             tables["programs"],
@@ -592,6 +594,18 @@ def _check_unchanged(base: Register, latest: Register, touched: dict[str, set[st
                 )
 
 
+def _row_changes(
+    old: Register, tables: Mapping[str, pd.DataFrame], touched: Mapping[str, set[str]]
+) -> dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """For the audit trail: per dataset, the touched rows before and after the edit."""
+    new = SimpleNamespace(**tables)  # the edited tables, read like a register's
+    return {
+        DATASETS[table]: (_rows_by_key(old, table, keys), _rows_by_key(new, table, keys))
+        for table, keys in touched.items()
+        if keys
+    }
+
+
 def _save(
     store: Store,
     workspace: str,
@@ -602,6 +616,7 @@ def _save(
     note: str,
     action: str,
     source: str | None = None,
+    changes: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
 ) -> int:
     items = []
     for table in TABLES:
@@ -618,6 +633,7 @@ def _save(
         created_by=user,
         note=note,
         expected_versions={DATASETS[t]: expected for t in TABLES},
+        changes=changes,
     )
     return written[0].version
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -230,10 +230,12 @@ class Store(abc.ABC):
         created_by: str | None = None,
         note: str = "",
         expected_versions: dict[str, int] | None = None,
+        changes: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
     ) -> list[DatasetVersion]:
         """Write several datasets (``(kind, data, name, report)`` each) as their next
         versions in ONE transaction: all of them or none; :class:`ConflictError` when
-        ``expected_versions`` (name -> version, 0 for none yet) is not the latest."""
+        ``expected_versions`` (name -> version, 0 for none yet) is not the latest;
+        ``changes`` (name -> row values before and after) goes into the audit trail."""
 
     @abc.abstractmethod
     def read_dataset(

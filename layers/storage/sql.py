@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from layers.report import ValidationReport
 from layers.storage import codec
 from layers.storage.accounts import AccountsMixin
 from layers.storage.audit import AuditMixin
+from layers.storage.audit import changes as row_changes
 from layers.storage.base import (
     DERIVED_KIND,
     SHA256_PATTERN,
@@ -564,6 +565,7 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
         created_by: str | None = None,
         note: str = "",
         expected_versions: dict[str, int] | None = None,
+        changes: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
     ) -> list[DatasetVersion]:
         """Write several datasets, each as its next version, in ONE transaction.
 
@@ -587,6 +589,11 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
             not exist yet). Checked inside the transaction: when another version was
             written since, :class:`~layers.storage.base.ConflictError` and nothing is
             written.
+        changes : dict, optional
+            Dataset name -> ``(before, after)``: the row values the change replaced and
+            wrote (keyed by row, e.g. ``{"P-10": {"budget": 2000000}}``). The audit row of
+            that dataset's version lists the values that differ under ``values``, as record
+            saves do.
 
         Returns
         -------
@@ -649,6 +656,7 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
                 for name, values, snapshot in prepared
             ],
             expected=expected,
+            changes=changes,
         )
 
     def _features_writer(self, snapshot: codec.Snapshot) -> Callable[[Connection, int], None]:
@@ -733,6 +741,7 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
         items: list[tuple[str, dict[str, Any], Callable[[Connection, int], None]]],
         *,
         expected: dict[str, int] | None = None,
+        changes: Mapping[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
     ) -> list[DatasetVersion]:
         """In one transaction, for each ``(name, values, write_body)`` insert the next
         version's row of ``name`` and let ``write_body(conn, dataset_id)`` write its
@@ -767,7 +776,9 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
                     )
                     dataset_id = result.inserted_primary_key[0]
                     write_body(conn, dataset_id)
-                    self._audit_version(conn, workspace, name, values, version, latest)
+                    self._audit_version(
+                        conn, workspace, name, values, version, latest, (changes or {}).get(name)
+                    )
                     written.append((name, values, dataset_id, version))
         except StoreError:
             raise
@@ -793,8 +804,10 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
         values: dict[str, Any],
         version: int,
         latest: Any,
+        rows: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None,
     ) -> None:
-        """The audit row of a new dataset version: its metadata against the previous one's."""
+        """The audit row of a new dataset version: its metadata against the previous one's,
+        and the row values that changed when the caller says which (``rows``)."""
         after = {
             "version": version,
             "kind": values["kind"],
@@ -814,6 +827,10 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
                 "source_name": latest.source_name,
                 "source_sha256": latest.source_sha256,
             }
+        if rows is not None:
+            old, new = row_changes(*rows)
+            before = {**(before or {}), "values": old}
+            after = {**after, "values": new}
         derived = values["kind"] == DERIVED_KIND
         source = f" from {values['source_name']}" if values["source_name"] else ""
         self._audit(

@@ -306,3 +306,26 @@ def test_filters_from_text_and_the_export(store, tmp_path):  # noqa: F811
     )
     assert day.since == datetime(2025, 5, 31, 17, tzinfo=UTC)
     assert day.until == datetime(2025, 6, 1, 17, tzinfo=UTC)
+
+
+def test_put_datasets_keeps_the_changed_rows_in_the_trail(store):  # noqa: F811
+    import pandas as pd
+
+    table = pd.DataFrame({"program_id": ["P-1"], "budget": [900_000.0]})
+    store.put_datasets(
+        "merangin",
+        [("derived", table, "programs", {})],
+        created_by="edi",
+        changes={
+            "programs": (
+                {"P-1": {"program_id": "P-1", "budget": 700_000.0}},
+                {"P-1": {"program_id": "P-1", "budget": 900_000.0}},
+            )
+        },
+    )
+    entry = store.list_audit(workspace="merangin", target_kind="dataset")[0][0]
+    assert (entry.actor, entry.action, entry.target) == ("edi", "save", "programs@1")
+    assert entry.before == {"values": {"P-1.budget": 700_000.0}}
+    assert entry.after["values"] == {"P-1.budget": 900_000.0}
+    assert entry.after["rows"] == 1
+    assert entry.after["version"] == 1
