@@ -170,8 +170,14 @@ def sign_out() -> None:
     g.user = None
 
 
+#: Headers a reverse proxy adds: behind one, every request comes from the loopback address.
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
 def is_local_request() -> bool:
-    """Whether the request comes from this computer (loopback address)."""
+    """Whether the request comes from this computer (loopback address, not via a proxy)."""
+    if any(name in request.headers for name in PROXY_HEADERS):
+        return False
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

@@ -643,6 +643,10 @@ def test_first_administrator_only_from_the_server_and_only_once(empty_app):
     remote.environ_base["HTTP_X_CSRFTOKEN"] = form_token(page.get_data(as_text=True))
     assert _setup(remote).status_code == 403
     assert store.count_users() == 0
+    # behind a reverse proxy every request comes from 127.0.0.1: not "this computer" then
+    proxied = empty_app.test_client(user=None)
+    assert proxied.get("/setup", headers={"X-Forwarded-For": "192.0.2.10"}).status_code == 403
+    assert proxied.get("/setup", headers={"Forwarded": "for=192.0.2.10"}).status_code == 403
 
     local = empty_app.test_client(user=None)
     page = local.get("/setup")
