@@ -268,6 +268,20 @@ def record_need_action(
         created_by=user or by.strip(),
         note=note or action,
         expected_versions={DATASET: base},
+        changes={  # the step itself, for the audit trail
+            DATASET: (
+                None,
+                {
+                    f"{layer}/{need_id}": {
+                        "action": action,
+                        "date": when.date().isoformat(),
+                        "by": by.strip(),
+                        "note": note or "",
+                        "program_id": str(program_id) if program_id else None,
+                    }
+                },
+            )
+        },
     )
     mine = overlay(pd.DataFrame({"layer": [layer], "need_id": [str(need_id)]}), table)
     status = mine["status"].iloc[0]
