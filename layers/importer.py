@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+from pyproj import CRS
+
 from layers.codes import CodeBridge
 from layers.errors import N_, InputError, Note, NotFoundError
+from layers.gcpause import without_cyclic_gc
 from layers.io import RawLayer, read_layer
+from layers.placement import VillageIndex
 from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
-from layers.schema import IMPORT_KINDS
+from layers.schema import IMPORT_KINDS, STORAGE_CRS
 from layers.storage.base import DatasetVersion, Store
 from layers.validate import CODE_SYSTEMS, ImportResult, validate_layer
+from layers.validate.kinds import village_index as build_village_index
 
 __all__ = ["IMPORT_KINDS", "ImportNote", "ImportOutcome", "check_file", "import_into_store"]
 
@@ -74,6 +80,15 @@ class ImportOutcome:
         return self.report.ok
 
 
+def _placeable_xy(raw: RawLayer | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The file's point coordinates when they are already in the storage CRS, else None."""
+    if raw is None or raw.point_xy is None or not raw.crs_from_file:
+        return None
+    if raw.frame.crs is None or not raw.frame.crs.equals(CRS.from_user_input(STORAGE_CRS)):
+        return None
+    return raw.point_xy
+
+
 def _has_dataset(store: Store, workspace: str, name: str) -> bool:
     try:
         store.dataset_info(workspace, name)
@@ -82,6 +97,7 @@ def _has_dataset(store: Store, workspace: str, name: str) -> bool:
     return True
 
 
+@without_cyclic_gc
 def check_file(
     path: str | os.PathLike | RawLayer,
     kind: str,
@@ -95,13 +111,19 @@ def check_file(
     layer: str | None = None,
     sheet: str | None = None,
     today: date | None = None,
+    village_index: VillageIndex | None = None,
+    load_villages: Callable[[], tuple[Any, VillageIndex | None]] | None = None,
 ) -> ImportResult | RasterResult:
     """Validate a file of any importable kind without storing it.
 
     Parameters are those of :func:`import_into_store`; ``path`` may also be a file already
     read with :func:`layers.io.read_layer`; ``workspace_villages`` is the workspace's
-    villages layer when there is one. Returns the validation result, whose
-    ``report`` says what an import would accept, repair and reject.
+    villages layer when there is one, and ``village_index`` the same villages indexed
+    for placing points when the caller already built it
+    (:func:`layers.validate.kinds.village_index`); ``load_villages`` gives both instead,
+    called only when validation needs them (see :func:`layers.validate.validate_layer`).
+    Returns the validation result, whose ``report`` says what an import would accept,
+    repair and reject.
     """
     if kind not in IMPORT_KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(IMPORT_KINDS)}")
@@ -118,9 +140,12 @@ def check_file(
         mapping=mapping,
         swap_repair=swap_repair,
         today=today,
+        village_index=village_index,
+        load_villages=load_villages,
     )
 
 
+@without_cyclic_gc
 def import_into_store(
     store: Store,
     workspace: str,
@@ -204,38 +229,66 @@ def import_into_store(
     villages = None
     villages_ref = None
     raw = None
+    pool = None
+    future: Future[tuple[Any, VillageIndex | None]] | None = None
+    point_xy: Future[tuple[np.ndarray, np.ndarray] | None] = Future()
     if kind != "villages" and _has_dataset(store, workspace, VILLAGES_DATASET):
         info = store.dataset_info(workspace, VILLAGES_DATASET)
         villages_ref = info.ref
-        # Read the workspace's villages while the file is read: both mostly wait on I/O
-        # and C code that releases the GIL.
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(
-                store.read_dataset,
-                workspace,
-                VILLAGES_DATASET,
-                version=info.version,
-                columns=["kode"],
+
+        def read_villages() -> tuple[Any, VillageIndex | None]:
+            found = store.read_dataset(
+                workspace, VILLAGES_DATASET, version=info.version, columns=["kode"]
             )
-            if kind != "raster":
-                raw = read_layer(path, layer=layer, sheet=sheet)
-            villages = future.result()
-    if raw is None and kind != "raster":
-        raw = read_layer(path, layer=layer, sheet=sheet)
-    stage("validate")
-    result = check_file(
-        raw if raw is not None else path,
-        kind,
-        workspace_villages=villages,
-        bridge=bridge,
-        code_system=code_system,
-        crs=crs,
-        mapping=mapping,
-        swap_repair=swap_repair,
-        layer=layer,
-        sheet=sheet,
-        today=today,
-    )
+            if kind not in ("facilities", "needs") or len(found) == 0:
+                return found, None
+            index = build_village_index(found)
+            xy = point_xy.result()
+            if xy is not None:
+                index.prime(*xy)
+            return found, index
+
+        # Read (and index) the workspace's villages while the file is read, and place its
+        # points while their other values are checked: both mostly wait on I/O and C
+        # code that releases the GIL. Points layers take the villages when placement
+        # starts (validate_layer's load_villages).
+        pool = ThreadPoolExecutor(1)
+        future = pool.submit(read_villages)
+    try:
+        if kind != "raster":
+            raw = read_layer(path, layer=layer, sheet=sheet)
+        point_xy.set_result(_placeable_xy(raw))
+        load = None
+        if future is not None:
+            if kind in ("facilities", "needs"):
+                load = future.result
+            else:
+                villages = future.result()[0]
+        stage("validate")
+        result = check_file(
+            raw if raw is not None else path,
+            kind,
+            workspace_villages=villages,
+            bridge=bridge,
+            code_system=code_system,
+            crs=crs,
+            mapping=mapping,
+            swap_repair=swap_repair,
+            layer=layer,
+            sheet=sheet,
+            today=today,
+            load_villages=load,
+        )
+    except BaseException:
+        # The villages' own failure first, as when they were read before validating.
+        if future is not None and raw is not None and future.exception() is not None:
+            raise future.exception() from None
+        raise
+    finally:
+        if not point_xy.done():
+            point_xy.set_result(None)
+        if pool is not None:
+            pool.shutdown(wait=True)
     report = result.report
     options: dict[str, Any] = {
         "kind": kind,

@@ -6,9 +6,13 @@ whose boundary is farthest from the point (the point is deepest inside it), ties
 the smaller code. Points in no village are reported, never dropped.
 
 The work is vectorised: a uniform grid of the villages' bounding boxes (:mod:`layers.boxgrid`,
-numpy only) gives bounding-box candidates, prepared polygons test them with shapely's
+numpy only) gives bounding-box candidates, the polygons test them with shapely's
 ``intersects_xy`` village by village, and for large point sets those tests run on a thread
 per core (shapely releases the GIL), each thread owning its villages.
+
+The polygons are not prepared: a prepared polygon builds an index of its edges on first use,
+which costs more than it saves when each village meets a few dozen points, as an import's
+do (the answers are the same either way: both count ray crossings exactly).
 """
 
 from __future__ import annotations
@@ -59,10 +63,22 @@ class Placement:
         return Placement(village, overlaps.reset_index(drop=True))
 
 
-def _points_xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of usable points and their x, y."""
+def _no_overlaps() -> pd.DataFrame:
+    return pd.DataFrame({"point": np.array([], dtype=np.int64), "candidates": []})
+
+
+def _points_xy(
+    points: np.ndarray, xy: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of usable points and their x, y (taken from ``xy`` when given)."""
     ok = ~(shapely.is_missing(points) | shapely.is_empty(points))
     idx = np.flatnonzero(ok)
+    if xy is not None:
+        return (
+            idx,
+            np.asarray(xy[0], dtype=np.float64)[idx],
+            np.asarray(xy[1], dtype=np.float64)[idx],
+        )
     return idx, shapely.get_x(points[idx]), shapely.get_y(points[idx])
 
 
@@ -72,7 +88,7 @@ class VillageIndex:
     Parameters
     ----------
     villages : numpy.ndarray of shapely Polygons/MultiPolygons
-        Village polygons (prepared in place for fast repeated tests).
+        Village polygons (used as they are; prepared ones stay prepared).
     codes : numpy.ndarray of str
         Village codes, used to break ties so the choice never depends on input order.
     """
@@ -84,7 +100,7 @@ class VillageIndex:
             raise ValueError(f"{len(self.villages)} villages but {len(self.codes)} codes")
         self.grid = BoxGrid(shapely.bounds(self.villages))
         self._tree: shapely.STRtree | None = None
-        shapely.prepare(self.villages)
+        self._primed: tuple[np.ndarray, np.ndarray, np.ndarray, Placement] | None = None
         self.threads = max(1, min(4, os.cpu_count() or 1))
 
     @property
@@ -95,26 +111,35 @@ class VillageIndex:
         return self._tree
 
     def _pairs(
-        self, points: np.ndarray, x: np.ndarray, y: np.ndarray
+        self,
+        points: np.ndarray | None,
+        x: np.ndarray,
+        y: np.ndarray,
+        idx: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """All (point position, village position) pairs where the point is in the village.
 
         Bounding-box candidates come from a uniform grid of the villages' boxes (numpy
         only; several times faster than an R-tree query per point), or from the STRtree
         when the boxes are too uneven for a grid. They are sorted by village, so each
-        prepared polygon is tested against all its candidate points in a row (several
-        times faster than in point order); the exact tests run on one thread per core over
-        contiguous runs of villages, because GEOS builds a prepared polygon's internal
-        index lazily on first use and two threads must never share one.
+        polygon is tested against all its candidate points in a row (its coordinates stay
+        in cache); the exact tests run on one thread per core over contiguous runs of
+        villages (a prepared polygon builds its internal index lazily on first use, and
+        two threads must never share one).
+
+        ``x`` and ``y`` are the coordinates of ``points[idx]`` (of ``points`` without
+        ``idx``); the positions returned are positions in ``x``. ``points`` may be None
+        when the grid fits (only the R-tree reads the geometries).
         """
-        if len(points) == 0:
+        if len(x) == 0:
             return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        parallel = self.threads > 1 and len(points) >= CHUNK
+        parallel = self.threads > 1 and len(x) >= CHUNK
         if self.grid.fit:
             # Points in cell order, in blocks: the temporary arrays stay small (fresh
             # memory pages are slow to obtain) and neighbouring points share boxes.
             cells = self.grid.cell_of(x, y)
-            by_cell = np.argsort(cells, kind="stable")
+            # The pairs found are the same in any order, so the sorts need not be stable.
+            by_cell = np.argsort(cells)
             found = []
             for lo in range(0, len(by_cell), GRID_BLOCK):
                 block = by_cell[lo : lo + GRID_BLOCK]
@@ -123,8 +148,10 @@ class VillageIndex:
             p = np.concatenate([f[0] for f in found])
             v = np.concatenate([f[1] for f in found])
         else:
-            p, v = self.tree.query(points)
-        order = np.argsort(v, kind="stable")
+            if points is None:
+                raise ValueError("the boxes are too uneven for a grid: give the points")
+            p, v = self.tree.query(points if idx is None else points[idx])
+        order = np.argsort(v)
         p, v = p[order], v[order]
         cuts = [0]
         if parallel:
@@ -146,26 +173,96 @@ class VillageIndex:
             keep = test(spans[0])
         return p[keep], v[keep]
 
-    def place(self, points: np.ndarray) -> Placement:
-        """Assign each point to one village (see the module docstring for the rule)."""
+    def place(
+        self, points: np.ndarray, xy: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> Placement:
+        """Assign each point to one village (see the module docstring for the rule).
+
+        Parameters
+        ----------
+        points : numpy.ndarray of shapely Points
+            The points (None or empty entries are left unplaced).
+        xy : tuple of numpy.ndarray, optional
+            The points' x and y when the caller already has them (any value where a
+            point is None or empty); saves reading them from the geometries again, and
+            lets a placement made beforehand by :meth:`prime` be used.
+        """
         points = np.asarray(points, dtype=object)
-        chosen = np.full(len(points), -1, dtype=np.int64)
-        no_overlaps = pd.DataFrame({"point": np.array([], dtype=np.int64), "candidates": []})
-        if len(points) == 0 or len(self.villages) == 0:
-            return Placement(chosen, no_overlaps)
-        idx, x, y = _points_xy(points)
-        pt_pos, vil_pos = self._pairs(points[idx], x, y)
+        n = len(points)
+        if n == 0 or len(self.villages) == 0:
+            return Placement(np.full(n, -1, dtype=np.int64), _no_overlaps())
+        idx, x, y = _points_xy(points, xy)
+        if xy is not None:
+            primed = self._from_primed(n, idx, x, y)
+            if primed is not None:
+                return primed
+        return self._place(n, idx, x, y, points)
+
+    def prime(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Place points known only by their coordinates now, for a later :meth:`place`.
+
+        ``x`` and ``y`` are NaN where there is no point. A later ``place(points, xy)``
+        of (some of) the same points, with the same coordinates, takes its answer from
+        here: a point's village depends on its coordinates alone. Lets an import place
+        its points while it still checks their other values.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        self._primed = None
+        if len(self.villages) == 0 or not self.grid.fit:
+            return
+        valid = ~(np.isnan(x) | np.isnan(y))
+        idx = np.flatnonzero(valid)
+        placement = self._place(len(x), idx, x[idx], y[idx], None)
+        self._primed = (x, y, valid, placement)
+
+    def _from_primed(
+        self, n: int, idx: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> Placement | None:
+        """The primed placement restricted to the points at ``idx``, if it covers them."""
+        if self._primed is None:
+            return None
+        px, py, valid, placement = self._primed
+        if len(px) != n or not valid[idx].all():
+            return None
+        if not (np.array_equal(px[idx], x) and np.array_equal(py[idx], y)):
+            return None
+        wanted = np.zeros(n, dtype=bool)
+        wanted[idx] = True
+        chosen = np.where(wanted, placement.village, -1)
+        overlaps = placement.overlaps
+        if len(overlaps):
+            overlaps = overlaps[wanted[overlaps["point"].to_numpy()]].reset_index(drop=True)
+        if len(overlaps) == 0:
+            overlaps = _no_overlaps()
+        return Placement(chosen, overlaps)
+
+    def _place(
+        self, n: int, idx: np.ndarray, x: np.ndarray, y: np.ndarray, points: np.ndarray | None
+    ) -> Placement:
+        """Place the ``n`` points whose usable ones are at ``idx``, with coordinates x, y.
+
+        ``points`` are the geometries (None: made from x and y where needed, which the
+        grid allows; the R-tree needs the geometries).
+        """
+        chosen = np.full(n, -1, dtype=np.int64)
+        pt_pos, vil_pos = self._pairs(points, x, y, idx)
         pt_pos = idx[pt_pos]
         if len(pt_pos) == 0:
-            return Placement(chosen, no_overlaps)
-        counts = np.bincount(pt_pos, minlength=len(points))
+            return Placement(chosen, _no_overlaps())
+        counts = np.bincount(pt_pos, minlength=n)
         single = counts[pt_pos] == 1
         chosen[pt_pos[single]] = vil_pos[single]
         if single.all():
-            return Placement(chosen, no_overlaps)
+            return Placement(chosen, _no_overlaps())
         mp, mv = pt_pos[~single], vil_pos[~single]
+        if points is None:
+            where = np.searchsorted(idx, mp)
+            geoms = shapely.points(x[where], y[where])
+        else:
+            geoms = points[mp]
         # Rounded so that equal depths (up to about 0.1 mm in degrees) fall to the code.
-        depth = np.round(shapely.distance(points[mp], shapely.boundary(self.villages[mv])), 9)
+        depth = np.round(shapely.distance(geoms, shapely.boundary(self.villages[mv])), 9)
         order = np.lexsort((self.codes[mv].astype(str), -depth, mp))
         mp, mv = mp[order], mv[order]
         first = np.ones(len(mp), dtype=bool)

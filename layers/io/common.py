@@ -75,6 +75,10 @@ class RawLayer:
         What the reader noticed or assumed (``encoding cp1252``, ``decimal comma``...).
     sha256 : str
         SHA-256 of the file's bytes.
+    point_xy : tuple of numpy.ndarray or None
+        When every geometry was read as a 2D point (or none): their x and y, NaN where a
+        row has no geometry, as read (before any CRS change); None otherwise. Lets
+        placement start from the coordinates while the rest is checked.
     """
 
     frame: gpd.GeoDataFrame
@@ -85,6 +89,7 @@ class RawLayer:
     coordinate_columns: tuple[str, ...]
     notes: list[str]
     sha256: str
+    point_xy: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def supported_extensions() -> tuple[str, ...]:

@@ -8,11 +8,15 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pyogrio
+import pyogrio.geopandas as pyogrio_geopandas
 import shapely
 
 from layers.errors import N_, InputError
 from layers.io.common import WGS84, RawLayer, clean_reason, is_kobo
+from layers.wkbpoints import points_from_xy, xy_from_wkb
 
 _LABELS = {
     "geojson": "GeoJSON",
@@ -39,7 +43,9 @@ def read_vector(p: Path, source: str, fmt: str, layer: str | None, digest: str) 
         gdal_path = kmz_path(p, source) if ext == ".kmz" else str(p)
         names = layer_names(gdal_path, source, fmt, skip_empty=fmt == "kml")
         layer_name = _choose_layer(names, layer, source, fmt)
-    frame = _gdal_read(gdal_path, source, fmt, layer_name, encoding, [str(p), str(p.resolve())])
+    frame, point_xy = _gdal_read(
+        gdal_path, source, fmt, layer_name, encoding, [str(p), str(p.resolve())]
+    )
     if fmt == "kml":
         frame = _tidy_kml(frame)
         if frame.crs is None:
@@ -63,6 +69,7 @@ def read_vector(p: Path, source: str, fmt: str, layer: str | None, digest: str) 
         coordinate_columns=(),
         notes=notes,
         sha256=digest,
+        point_xy=point_xy,
     )
 
 
@@ -117,10 +124,12 @@ def _gdal_read(
     layer: str | None,
     encoding: str | None,
     paths: list[str],
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray] | None]:
+    """The file as a GeoDataFrame, and its points' x and y when all were read as 2D points."""
     kwargs: dict[str, Any] = {"layer": layer, "encoding": encoding}
+    point_xy = None
     try:
-        frame = pyogrio.read_dataframe(gdal_path, use_arrow=True, **kwargs)
+        frame, point_xy = _read_arrow_frame(gdal_path, layer, encoding)
     except Exception:
         # Arrow cannot carry every OGR field type; the row-by-row path can.
         try:
@@ -129,7 +138,53 @@ def _gdal_read(
             raise _unreadable(exc, source, fmt, [gdal_path, *paths]) from exc
     if not isinstance(frame, gpd.GeoDataFrame):  # an attribute-only table
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame)), crs=None)
-    return frame
+    return frame, point_xy
+
+
+def _read_arrow_frame(
+    gdal_path: str, layer: str | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame | pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
+    """``pyogrio.read_dataframe(gdal_path, use_arrow=True)``, with 2D points read faster.
+
+    The same frame as pyogrio's (its own steps, in its order), except that a geometry
+    column holding only 2D points is decoded from the Arrow buffer with numpy
+    (:func:`layers.wkbpoints.xy_from_wkb`) instead of through a Python ``bytes`` object
+    per feature; their x and y are returned too (None for other geometries). Anything
+    pyogrio would post-process in a way not repeated here is read by pyogrio itself.
+    """
+    parse_datetime = getattr(pyogrio_geopandas, "_try_parse_datetime", None)
+    if parse_datetime is None or int(pa.__version__.split(".", 1)[0]) < 19:
+        frame = pyogrio.read_dataframe(gdal_path, use_arrow=True, layer=layer, encoding=encoding)
+        return frame, None
+    meta, table = pyogrio.read_arrow(
+        gdal_path, layer=layer, encoding=encoding, datetime_as_string=True
+    )
+    if "OFSTJSON" in list(meta["ogr_subtypes"]):
+        del table
+        frame = pyogrio.read_dataframe(gdal_path, use_arrow=True, layer=layer, encoding=encoding)
+        return frame, None
+    geometry_name = meta["geometry_name"] or "wkb_geometry"
+    wkb = None
+    if geometry_name in table.column_names:
+        wkb = table.column(geometry_name)
+        table = table.drop_columns([geometry_name])
+        if isinstance(wkb.type, pa.ExtensionType):  # geoarrow.wkb, when registered
+            wkb = pa.chunked_array([chunk.storage for chunk in wkb.chunks], wkb.type.storage_type)
+    df = table.to_pandas()  # text that is not UTF-8 raises: the caller reads row by row
+    del table
+    for dtype, column in zip(meta["dtypes"], meta["fields"], strict=True):
+        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
+            df[column] = parse_datetime(df[column], False, True)
+    if wkb is None:
+        return (pd.DataFrame() if len(df.columns) == 0 else df), None
+    xy = xy_from_wkb(wkb)
+    if xy is None:
+        geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+    else:
+        geometry = points_from_xy(*xy)
+    df["geometry"] = geometry
+    frame = gpd.GeoDataFrame(df, geometry="geometry", crs=meta["crs"])
+    return frame, None if xy is None else (xy[0], xy[1])
 
 
 def _unreadable(exc: BaseException, source: str, fmt: str, paths: list[str]) -> InputError:
@@ -159,11 +214,22 @@ def kmz_path(p: Path, source: str) -> str:
 
 
 def open_zip(p: Path, source: str) -> zipfile.ZipFile:
-    """Open a ZIP archive, raising :class:`InputError` when it is not one."""
+    """Open a ZIP archive checked by :func:`layers.uploads.check_archive`.
+
+    Raises :class:`InputError` when it is not a ZIP archive or the check refuses it.
+    """
+    from layers.uploads import check_archive
+
     try:
-        return zipfile.ZipFile(p)
+        zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise InputError(N_("unreadable archive: not a valid ZIP file"), file=source) from exc
+    try:
+        check_archive(zf, source=source)
+    except BaseException:
+        zf.close()
+        raise
+    return zf
 
 
 def zip_members(zf: zipfile.ZipFile) -> list[str]:

@@ -31,12 +31,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 from geopandas.array import GeometryDtype
 from pyproj import CRS
 
 from layers.errors import N_, NotFoundError, StoreError
+from layers.gcpause import cyclic_gc_paused
 
 #: Most rows in one chunk.
 CHUNK_ROWS = 100_000
@@ -167,6 +169,8 @@ def crs_srid(text: str | None) -> int:
 
 #: Geometries (or rows) above which encoding and re-ordering are split across cores.
 PARALLEL_ROWS = 200_000
+#: Stored bytes above which chunks are decoded on several threads.
+PARALLEL_BYTES = 8 * 1024 * 1024
 
 
 def _halves(n: int) -> list[slice]:
@@ -219,6 +223,63 @@ def point_wkb(geometries: np.ndarray, type_codes: np.ndarray) -> pa.Array | None
     )
 
 
+#: The start of a little-endian ISO WKB polygon with one ring: byte order, type (3 =
+#: Polygon), number of rings (1), number of points of the ring (13 bytes, packed).
+_WKB_POLYGON = np.dtype([("order", "u1"), ("type", "<u4"), ("rings", "<u4"), ("points", "<u4")])
+
+
+def polygon_wkb(geometries: np.ndarray, type_codes: np.ndarray) -> pa.Array | None:
+    """WKB of polygonal layers as an Arrow binary array, simple polygons written with numpy.
+
+    Polygons with one ring (no holes, 2D, not empty) are written from their coordinates
+    without making a Python object per polygon; every other geometry goes through
+    :func:`to_wkb`. The bytes are those :func:`to_wkb` gives. Returns None (use
+    :func:`to_wkb`) when fewer than half the geometries are such polygons, when one is
+    None, or when the WKB would not fit an Arrow binary array.
+    """
+    n = len(geometries)
+    simple = type_codes == 6  # Polygon without Z
+    if n == 0 or 2 * int(simple.sum()) < n or (type_codes < 0).any():
+        return None
+    candidates = np.flatnonzero(simple)
+    polygons = geometries[candidates]
+    keep = ~shapely.is_empty(polygons) & (shapely.get_num_interior_rings(polygons) == 0)
+    if hasattr(shapely, "has_m"):
+        keep &= ~shapely.has_m(polygons)
+    simple[candidates[~keep]] = False
+    pos = np.flatnonzero(simple)
+    rest = np.flatnonzero(~simple)
+    points = np.zeros(n, dtype=np.int64)
+    points[pos] = shapely.get_num_coordinates(geometries[pos])
+    other_sizes = np.zeros(n, dtype=np.int64)
+    others = None
+    if len(rest):
+        others = pa.array(to_wkb(geometries[rest]), type=pa.large_binary())
+        other_sizes[rest] = np.diff(np.frombuffer(others.buffers()[1], dtype=np.int64))
+    total = int(points.sum()) * 16 + len(pos) * _WKB_POLYGON.itemsize + int(other_sizes.sum())
+    if total >= 2**31:
+        return None
+    header = np.zeros(len(pos), dtype=_WKB_POLYGON)
+    header["order"] = 1
+    header["type"] = 3
+    header["rings"] = 1
+    header["points"] = points[pos]
+    header_sizes = np.zeros(n, dtype=np.int32)
+    header_sizes[pos] = _WKB_POLYGON.itemsize
+    coords = np.ascontiguousarray(shapely.get_coordinates(geometries[pos]), dtype="<f8")
+
+    def binary(sizes: np.ndarray, data: Any) -> pa.Array:
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(sizes, out=offsets[1:])
+        buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+        return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), buffer])
+
+    parts = [binary(header_sizes, header), binary(points * 16, coords)]
+    if others is not None:  # the other geometries' WKB, empty in the rows of simple ones
+        parts.append(binary(other_sizes, others.buffers()[2]))
+    return pc.binary_join_element_wise(*parts, b"")
+
+
 def take_rows(table: pa.Table, order: np.ndarray) -> pa.Table:
     """``table.take(order)``, split across cores for large tables (Arrow releases the GIL)."""
     parts = _halves(len(order))
@@ -233,9 +294,15 @@ def from_wkb(values: Any) -> np.ndarray:
     """Decode WKB (an Arrow binary array or a sequence of bytes/None) into shapely geometries."""
     if isinstance(values, pa.ChunkedArray | pa.Array):
         chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-        points = [_wkb_points(chunk) for chunk in chunks]
-        if chunks and all(p is not None for p in points):
-            return np.concatenate(points) if len(points) > 1 else points[0]
+        for decode in (_wkb_points, _wkb_polygons):
+            decoded = []
+            for chunk in chunks:
+                geoms = decode(chunk)
+                if geoms is None:
+                    break
+                decoded.append(geoms)
+            if chunks and len(decoded) == len(chunks):
+                return np.concatenate(decoded) if len(decoded) > 1 else decoded[0]
         values = values.to_numpy(zero_copy_only=False)
     return shapely.from_wkb(np.asarray(values, dtype=object))
 
@@ -263,6 +330,46 @@ def _wkb_points(array: pa.Array) -> np.ndarray | None:
     return shapely.points(x, y)
 
 
+def _wkb_polygons(array: pa.Array) -> np.ndarray | None:
+    """Polygons read from an Arrow array of one-ring 2D polygon WKB (as :func:`polygon_wkb`
+    writes them), built from their coordinates without a Python ``bytes`` object each.
+
+    None unless every value is a little-endian Polygon with one closed ring of at least 4
+    points (then :func:`shapely.from_wkb` decodes them); the check reads the bytes.
+    """
+    head_size = _WKB_POLYGON.itemsize
+    n = len(array)
+    if n == 0 or array.null_count or array.type != pa.binary():
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
+    sizes = np.diff(offsets).astype(np.int64)
+    if not (sizes >= head_size).all():
+        return None
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    heads = data[offsets[:-1, None] + np.arange(head_size)].copy().view(_WKB_POLYGON).ravel()
+    points = heads["points"].astype(np.int64)
+    if not (
+        (heads["order"] == 1).all()
+        and (heads["type"] == 3).all()
+        and (heads["rings"] == 1).all()
+        and (points >= 4).all()
+        and (sizes == head_size + 16 * points).all()
+    ):
+        return None
+    body = pc.binary_slice(array, head_size, 2**31 - 1)  # the coordinates, back to back
+    body_offsets = np.frombuffer(body.buffers()[1], dtype=np.int32)
+    body_offsets = body_offsets[body.offset : body.offset + n + 1]
+    body_data = np.frombuffer(body.buffers()[2], dtype=np.uint8)
+    coords = body_data[body_offsets[0] : body_offsets[-1]].view("<f8").reshape(-1, 2)
+    rings = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(points, out=rings[1:])
+    if not (coords[rings[:-1]] == coords[rings[1:] - 1]).all():
+        return None  # an open ring (or NaN): shapely would close it, from_wkb would not
+    return shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, coords, (rings, np.arange(n + 1, dtype=np.int64))
+    )
+
+
 def boxes_meet(a: Sequence[float], b: Sequence[float]) -> bool:
     """True when two ``(minx, miny, maxx, maxy)`` boxes intersect or touch."""
     return a[0] <= b[2] and a[2] >= b[0] and a[1] <= b[3] and a[3] >= b[1]
@@ -288,13 +395,33 @@ def _extent(bounds: np.ndarray) -> Bounds | None:
     valid = ~np.isnan(bounds[:, 0])
     if not valid.any():
         return None
-    b = bounds[valid]
+    b = bounds if valid.all() else bounds[valid]
     return (
         float(b[:, 0].min()),
         float(b[:, 1].min()),
         float(b[:, 2].max()),
         float(b[:, 3].max()),
     )
+
+
+def stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of a float array without NaN, faster.
+
+    Sorted with numpy's (vectorised, unstable) quicksort; runs of equal keys are then put
+    back in position order, which is all a stable sort does differently.
+    """
+    order = np.argsort(key)
+    ordered = key[order]
+    tied = ordered[1:] == ordered[:-1]
+    if not tied.any():
+        return order
+    # Positions (in sorted order) of every element in a run of equal keys, and its run.
+    starts = np.flatnonzero(tied & ~np.concatenate([[False], tied[:-1]]))
+    members = np.flatnonzero(np.concatenate([[False], tied]) | np.concatenate([tied, [False]]))
+    run = np.searchsorted(starts, members, side="right") - 1
+    within = order[members]
+    order[members] = within[np.lexsort((within, run))]
+    return order
 
 
 def tile_order(bounds: np.ndarray, chunk_rows: int) -> np.ndarray:
@@ -323,7 +450,7 @@ def tile_order(bounds: np.ndarray, chunk_rows: int) -> np.ndarray:
     # One sort on strip, then y (scaled into [0, 1) so it never reaches the next strip).
     low, span = (float(ly.min()), float(np.ptp(ly))) if m else (0.0, 0.0)
     key = strip + ((ly - low) / span * 0.5 if span > 0 else 0.0)
-    order = located[np.argsort(key, kind="stable")]
+    order = located[stable_argsort(key)]
     return np.concatenate([order, np.flatnonzero(~valid)])
 
 
@@ -562,7 +689,9 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
             type_codes[name] = _type_codes(geoms)
             wkb = point_wkb(geoms, type_codes[name])
             if wkb is None:
-                wkb = pa.array(to_wkb(geoms), type=pa.binary())
+                wkb = polygon_wkb(geoms, type_codes[name])
+                if wkb is None:
+                    wkb = pa.array(to_wkb(geoms), type=pa.binary())
                 sizes += shapely.get_num_coordinates(geoms).astype(np.int64) * 32
             else:
                 sizes += 32
@@ -571,6 +700,8 @@ def prepare(data: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Snapshot:
     extent = _extent(row_bounds) if active else None
 
     # Layers of several chunks are stored in tiles so a bbox read skips most chunks.
+    # (Arrow moves the attributes into tile order faster than pandas does: converting
+    # text to Arrow reads the strings in their memory order.)
     cuts = _cut(sizes, chunk_rows)
     ordinals = None
     if len(cuts) > 1 and extent is not None:
@@ -689,7 +820,17 @@ class Reader:
     def decode(self, blobs: Iterable[bytes], *, with_active: bool = True) -> pa.Table | None:
         """Read and concatenate chunks; None when there are none."""
         names = self.chunk_columns(with_active=with_active)
-        tables = [pq.read_table(pa.BufferReader(blob), columns=names) for blob in blobs]
+
+        def read(blob: bytes) -> pa.Table:
+            return pq.read_table(pa.BufferReader(blob), columns=names)
+
+        blobs = list(blobs)
+        if len(blobs) > 1 and sum(len(b) for b in blobs) >= PARALLEL_BYTES:
+            # Parquet decodes (decompresses) without the GIL: a chunk per core.
+            with ThreadPoolExecutor(min(len(blobs), os.cpu_count() or 1, 4)) as pool:
+                tables = list(pool.map(read, blobs))
+        else:
+            tables = [read(blob) for blob in blobs]
         if not tables:
             return None
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -721,6 +862,17 @@ class Reader:
         """
         if table is None:
             return self._empty()
+        with cyclic_gc_paused():
+            return self._restore(table, chunks, row_count, bbox, external)
+
+    def _restore(
+        self,
+        table: pa.Table,
+        chunks: Sequence[tuple[int, int]],
+        row_count: int,
+        bbox: Bounds | None,
+        external: tuple[np.ndarray, np.ndarray] | None,
+    ) -> pd.DataFrame:
         complete = bbox is None and sum(c[1] for c in chunks) == row_count
         ordinals: np.ndarray | None = None
         if self.ordered:

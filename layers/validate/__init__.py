@@ -10,6 +10,7 @@ acceptable. File-level problems (unreadable file, missing required column, no CR
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,6 +21,7 @@ import shapely
 from layers import codes as codes_mod
 from layers.errors import N_, InputError
 from layers.io import RawLayer, read_layer
+from layers.placement import VillageIndex
 from layers.report import ValidationReport
 from layers.schema import get_spec
 from layers.validate.checker import RowChecker, check_values
@@ -78,6 +80,8 @@ def validate_layer(
     mapping: dict[str, str] | None = None,
     swap_repair: bool = False,
     today: date | None = None,
+    village_index: VillageIndex | None = None,
+    load_villages: Callable[[], tuple[gpd.GeoDataFrame | None, VillageIndex | None]] | None = None,
 ) -> ImportResult:
     """Validate a raw layer into its canonical schema.
 
@@ -103,6 +107,14 @@ def validate_layer(
         Swap back coordinates detected as lat/lon swapped (otherwise only warned).
     today : datetime.date, optional
         Reference date for "reported in the future" checks (default: today).
+    village_index : VillageIndex, optional
+        ``workspace_villages`` already indexed for placing points (as
+        :class:`layers.placement.VillageIndex` builds it from their geometries and codes),
+        when the caller built it beforehand; built here otherwise.
+    load_villages : callable, optional
+        Returns ``(workspace_villages, village_index)``; called once, when validation
+        first needs the villages (after the values are checked), so the caller can read
+        them meanwhile. Given, it replaces both arguments.
 
     Returns
     -------
@@ -113,8 +125,7 @@ def validate_layer(
         raise ValueError(
             f"code_system must be one of {', '.join(CODE_SYSTEMS)}, not {code_system!r}"
         )
-    if workspace_villages is not None and "kode" not in workspace_villages.columns:
-        raise ValueError("workspace_villages must be a canonical villages layer with 'kode'")
+    _check_villages(workspace_villages)
     report = ValidationReport(kind=kind, file=raw.source, rows_read=len(raw.frame))
     report.notes.update({"format": raw.format, "code_system": code_system})
     if raw.notes:
@@ -143,6 +154,9 @@ def validate_layer(
     if kode is not None:
         v.out["kode"] = kode  # check_values must not overwrite the normalised codes
 
+    if load_villages is not None:
+        workspace_villages, village_index = load_villages()
+        _check_villages(workspace_villages)
     if spec.kind == "indicators":
         data = build_indicators(v, extra, period, workspace_villages, found)
     else:
@@ -152,7 +166,9 @@ def validate_layer(
         if spec.kind == "villages":
             data = build_villages(v, geom, found)
         else:
-            data = build_points(v, geom, found, workspace_villages, bridge, swap_repair, today)
+            data = build_points(
+                v, geom, found, workspace_villages, bridge, swap_repair, today, village_index
+            )
     report.accepted = len(data)
     report.rejected_count = int((~v.keep).sum())
     report.repaired_count = int((v.repaired & v.keep).sum())
@@ -164,6 +180,11 @@ def validate_layer(
         kind=kind,
         column_map=found,
     )
+
+
+def _check_villages(villages: gpd.GeoDataFrame | None) -> None:
+    if villages is not None and "kode" not in villages.columns:
+        raise ValueError("workspace_villages must be a canonical villages layer with 'kode'")
 
 
 def import_layer(

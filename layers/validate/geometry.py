@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -19,6 +22,8 @@ INDONESIA_BOUNDS = (94.0, -12.0, 142.0, 7.0)
 
 
 POINT, MULTIPOINT, POLYGON, MULTIPOLYGON = 0, 4, 3, 6
+#: Geometries from which validity is checked on several threads.
+PARALLEL_GEOMETRIES = 20_000
 
 
 TYPE_NAMES = np.array(
@@ -70,6 +75,20 @@ def polygonal(geoms: np.ndarray) -> np.ndarray:
             merged[one] = shapely.get_geometry(merged[one], 0)
     out[mixed] = merged
     return out
+
+
+def is_valid(geoms: np.ndarray) -> np.ndarray:
+    """:func:`shapely.is_valid`, on a thread per core for many geometries.
+
+    GEOS checks each geometry on its own and shapely releases the GIL meanwhile.
+    """
+    parts = min(os.cpu_count() or 1, 4) if len(geoms) >= PARALLEL_GEOMETRIES else 1
+    if parts == 1:
+        return shapely.is_valid(geoms)
+    bounds = np.linspace(0, len(geoms), parts + 1).astype(int)
+    with ThreadPoolExecutor(parts) as pool:
+        pieces = pool.map(lambda a, b: shapely.is_valid(geoms[a:b]), bounds[:-1], bounds[1:])
+        return np.concatenate(list(pieces))
 
 
 def check_crs(raw: RawLayer, crs: str | None, report: ValidationReport) -> gpd.GeoSeries:
@@ -133,7 +152,7 @@ def check_polygons(v: RowChecker, geom: gpd.GeoSeries) -> np.ndarray:
         expected="Polygon",
     )
     live = np.flatnonzero(v.keep)
-    invalid_pos = live[~shapely.is_valid(values[live])]
+    invalid_pos = live[~is_valid(values[live])]
     if len(invalid_pos) == 0:
         return values
     reasons = np.full(len(values), None, dtype=object)
@@ -185,15 +204,13 @@ def check_points(
         v.reject(empty, "geometry_empty", v.geometry_column)
     present = ~shapely.is_missing(values) & v.keep
     types = shapely.get_type_id(np.where(present, values, shapely.Point()))
-    one_multi = (
-        present
-        & (types == 4)
-        & (shapely.get_num_geometries(np.where(present, values, shapely.Point())) == 1)
-    )
+    multi = np.flatnonzero(present & (types == 4))
+    one_multi = np.zeros(len(values), dtype=bool)
+    one_multi[multi[shapely.get_num_geometries(values[multi]) == 1]] = True
     if one_multi.any():
         values[one_multi] = shapely.get_geometry(values[one_multi], 0)
         v.repair(one_multi, "geometry_collection_reduced", v.geometry_column, kept="Point")
-    types = shapely.get_type_id(np.where(present, values, shapely.Point()))
+        types[one_multi] = shapely.get_type_id(values[one_multi])
     names = type_names(types)
     v.reject(
         present & (types != POINT),
@@ -203,12 +220,13 @@ def check_points(
         expected="Point",
     )
     present = ~shapely.is_missing(values) & v.keep
-    x = shapely.get_x(np.where(present, values, shapely.Point(0, 0)))
-    y = shapely.get_y(np.where(present, values, shapely.Point(0, 0)))
+    probe = np.where(present, values, shapely.Point(0, 0))
+    x = shapely.get_x(probe)
+    y = shapely.get_y(probe)
     # Swapped latitude/longitude: outside the area, inside once swapped.
     placement = None
     if index is not None:
-        placement = index.place(np.where(present, values, None))
+        placement = index.place(np.where(present, values, None), xy=(x, y))
         swap = np.zeros(len(values), dtype=bool)
         lost = np.flatnonzero(present & (placement.village < 0))
         swap[lost] = index.swapped(values[lost])

@@ -58,6 +58,11 @@ def build_villages(v: RowChecker, geom: gpd.GeoSeries, found: dict[str, str]) ->
     return kept_rows(gdf, v.keep)
 
 
+def village_index(villages: gpd.GeoDataFrame) -> VillageIndex:
+    """The index that places points in a canonical villages layer (geometries and codes)."""
+    return VillageIndex(villages.geometry.to_numpy(), villages["kode"].to_numpy(dtype=object))
+
+
 def build_points(
     v: RowChecker,
     geom: gpd.GeoSeries,
@@ -66,19 +71,24 @@ def build_points(
     bridge: codes_mod.CodeBridge | None,
     swap_repair: bool,
     today: date | None,
+    index: VillageIndex | None = None,
 ) -> gpd.GeoDataFrame:
-    """Canonical facilities or needs: ids, values, placement in villages, code checks."""
+    """Canonical facilities or needs: ids, values, placement in villages, code checks.
+
+    ``index`` is ``villages`` already indexed (:func:`village_index`), if the caller has it.
+    """
     spec = v.spec
-    index = None
-    if villages is not None and len(villages):
-        index = VillageIndex(villages.geometry.to_numpy(), villages["kode"].to_numpy(dtype=object))
+    if villages is None or not len(villages):
+        index = None
+    elif index is None:
+        index = village_index(villages)
     values, placement = check_points(v, geom, spec.geometry_optional, index, swap_repair)
     n = len(values)
     prefix = "F" if spec.kind == "facilities" else "N"
     check_ids(v, found, prefix)
     given_kode = v.out.get("kode")
     if given_kode is not None and villages is not None and len(villages):
-        known = given_kode.isin(set(villages["kode"])).to_numpy()
+        known = given_kode.isin(set(villages["kode"].to_numpy(dtype=object))).to_numpy()
         no_point = shapely.is_missing(values)
         v.reject(
             no_point & given_kode.notna().to_numpy() & ~known,

@@ -28,7 +28,6 @@ def place_in_villages(
         if given_kode is not None:
             return given_kode.reset_index(drop=True)
         return pd.Series(np.full(len(values), None, dtype=object), dtype="str")
-    village_codes = villages["kode"].to_numpy(dtype=object)
     live = v.keep & ~shapely.is_missing(values)
     chosen = placement.village
     placed = live & (chosen >= 0)
@@ -37,6 +36,7 @@ def place_in_villages(
     kode = pd.Series(codes.take(np.where(placed, chosen, -1), allow_fill=True))
     v.warn(live & ~placed, "point_outside_villages", v.geometry_column)
     if len(placement.overlaps):
+        village_codes = villages["kode"].to_numpy(dtype=object)
         pts = placement.overlaps["point"].to_numpy()
         mask = np.zeros(len(values), dtype=bool)
         mask[pts] = True
@@ -62,16 +62,18 @@ def place_in_villages(
             kode = kode.mask(without_point, given)
         differs = placed & has_given
         if differs.any():
-            differs &= given.to_numpy(dtype=object) != kode.to_numpy(dtype=object)
-        v.warn(
-            differs,
-            "code_disagrees_with_location",
-            code_column or "kode",
-            per_row={
-                "expected": given.to_numpy(dtype=object),
-                "found": kode.to_numpy(dtype=object),
-            },
-        )
+            # Both codes are present there: Arrow compares the text, no Python strings.
+            differs &= (given != kode).to_numpy(dtype=bool, na_value=True)
+        if differs.any():
+            v.warn(
+                differs,
+                "code_disagrees_with_location",
+                code_column or "kode",
+                per_row={
+                    "expected": given.to_numpy(dtype=object),
+                    "found": kode.to_numpy(dtype=object),
+                },
+            )
     return kode
 
 
@@ -102,7 +104,7 @@ def village_codes(
         v.out["crosswalk_method"] = result.method
         kode = result.kode
     else:
-        kode, _ = codes_mod.normalize_kemendagri_series(raw)
+        kode = _normalized_codes(raw)
         bad = (raw.notna() & kode.isna()).to_numpy()
         reject_invalid_codes(v, bad, raw, source)
         unmatched = {}
@@ -112,6 +114,23 @@ def village_codes(
     required = v.spec.column("kode").required
     if required:
         v.reject(raw.isna().to_numpy(), "value_required", source)
+    return kode
+
+
+def _normalized_codes(raw: pd.Series) -> pd.Series:
+    """:func:`layers.codes.normalize_kemendagri_series` of a column, each distinct text once.
+
+    Points layers repeat each village's code many times; codes that are not all text go
+    through the whole column (``1101012001`` and ``1101012001.0`` compare equal but are
+    written differently).
+    """
+    if len(raw) > 1000 and pd.api.types.infer_dtype(raw, skipna=True) == "string":
+        positions, uniques = pd.factorize(raw, use_na_sentinel=True)
+        if len(uniques) < len(raw) // 2:
+            distinct, _ = codes_mod.normalize_kemendagri_series(pd.Series(uniques, dtype="object"))
+            values = np.append(distinct.to_numpy(dtype=object), None)
+            return pd.Series(values[positions], index=raw.index, dtype="object")
+    kode, _ = codes_mod.normalize_kemendagri_series(raw)
     return kode
 
 
