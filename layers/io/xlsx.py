@@ -32,7 +32,17 @@ def _unreadable_xlsx(exc: BaseException, p: Path, source: str) -> InputError:
 
 
 def sheet_names(p: Path, source: str, engine: str) -> list[str]:
-    """The workbook's sheet names, read with ``engine`` ('calamine' or 'openpyxl')."""
+    """The workbook's sheet names, read with ``engine`` ('calamine' or 'openpyxl').
+
+    A workbook is a ZIP archive: it is checked like an uploaded archive first (sizes,
+    compression ratio, member names), so a crafted file cannot exhaust the machine.
+    """
+    import zipfile
+
+    from layers.uploads import check_archive
+
+    if zipfile.is_zipfile(p):
+        check_archive(p, source=source)
     try:
         if engine == "calamine":
             from python_calamine import CalamineWorkbook

@@ -747,3 +747,19 @@ def test_import_upload_checks_then_imports(store, tmp_path, monkeypatch):
     assert bad_name.value.column == "name"
     assert dump(store) == before
     assert list(scratch.iterdir()) == []  # every upload's temporary folder was removed
+
+
+def test_a_workbook_bomb_is_refused_by_the_reader_itself(tmp_path):
+    """The command line reads XLSX without the web's upload check: the reader checks it."""
+    import zipfile
+
+    from layers.io import read_layer
+
+    path = tmp_path / "bom.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (300 * 2**20))
+    with pytest.raises(InputError) as caught:
+        read_layer(path)
+    assert caught.value.file == "bom.xlsx"
+    assert "sheet1.xml" in str(caught.value)
