@@ -90,11 +90,10 @@ class ForbiddenError(AppError):
     code = "forbidden"
 
 
-class TooManyAttemptsError(AppError):
-    """Too many failed sign-ins (429)."""
-
-    status = 429
-    code = "too_many_attempts"
+def form_message(exc: Exception) -> str:
+    """A core error's message in the request's language, to show beside a form."""
+    render = getattr(exc, "render", None)
+    return render(gettext) if render else str(exc)
 
 
 def requires(level: str, *, public_link: bool = False) -> Callable[[F], F]:

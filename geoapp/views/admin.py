@@ -31,11 +31,6 @@ bp = Blueprint("admin", __name__)
 PER_PAGE = 100
 
 
-def _message(exc: Exception) -> str:
-    render = getattr(exc, "render", None)
-    return render(gettext) if render else str(exc)
-
-
 def _link(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
@@ -96,7 +91,7 @@ def users() -> Any:
         try:
             result = _users_action(request.form)
         except (InputError, StoreError) as exc:
-            result, status = {"error": _message(exc)}, 400
+            result, status = {"error": auth.form_message(exc)}, 400
     store = get_store()
     return (
         render_template(
@@ -163,7 +158,7 @@ def access(workspace: str) -> Any:
         try:
             result = _access_action(workspace, request.form)
         except (InputError, StoreError) as exc:
-            result, status = {"error": _message(exc)}, 400
+            result, status = {"error": auth.form_message(exc)}, 400
     return (
         render_template(
             "workspace_access.html",
@@ -210,6 +205,8 @@ def _audit_page(workspace: str | None) -> Any:
     entries, total = audit_page(get_store(), _filters(workspace), page=page, per_page=PER_PAGE)
     return render_template(
         "audit.html",
+        action_labels=_action_labels(),
+        kind_labels=_kind_labels(),
         workspace=workspace,
         entries=entries,
         total=total,
@@ -219,6 +216,29 @@ def _audit_page(workspace: str | None) -> Any:
         kinds=TARGET_KINDS,
         args=request.args,
     )
+
+
+def _action_labels() -> dict[str, str]:
+    return {
+        "create": gettext("created"),
+        "import": gettext("imported"),
+        "save": gettext("saved"),
+        "update": gettext("changed"),
+        "delete": gettext("deleted"),
+        "restore": gettext("restored"),
+    }
+
+
+def _kind_labels() -> dict[str, str]:
+    return {
+        "workspace": gettext("workspace"),
+        "dataset": gettext("dataset"),
+        "record": gettext("record"),
+        "user": gettext("account"),
+        "membership": gettext("role"),
+        "invite": gettext("invitation"),
+        "link": gettext("public link"),
+    }
 
 
 @bp.get("/workspaces/<workspace>/audit")

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_babel import gettext
 
 from geoapp import auth
 from geoapp.auth import requires
@@ -28,11 +27,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _message(exc: Exception) -> str:
-    render = getattr(exc, "render", None)
-    return render(gettext) if render else str(exc)
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @requires("public")
 def login() -> Any:
@@ -50,10 +44,10 @@ def login() -> Any:
                 request.remote_addr or "?",
             )
         except LoginThrottledError as exc:
-            error, status = _message(exc), 429
+            error, status = auth.form_message(exc), 429
             headers["Retry-After"] = str(exc.retry_after)
         except LoginFailedError as exc:
-            error, status = _message(exc), 401
+            error, status = auth.form_message(exc), 401
         else:
             auth.sign_in(user)
             return redirect(_safe_next(request.form.get("next")))
@@ -99,7 +93,7 @@ def setup() -> Any:
                 only_if_first=True,
             )
         except (InputError, StoreError) as exc:
-            error = _message(exc)
+            error = auth.form_message(exc)
         else:
             auth.sign_in(user)
             return redirect(url_for("pages.index"))
@@ -129,7 +123,7 @@ def invite(token: str) -> Any:
                 display_name=form.get("display_name", ""),
             )
         except (InputError, StoreError) as exc:
-            error = _message(exc)
+            error = auth.form_message(exc)
         else:
             auth.sign_in(user)
             target = (
@@ -159,7 +153,7 @@ def account() -> Any:
                 user.username, form.get("old_password", ""), form.get("new_password", "")
             )
         except (InputError, StoreError) as exc:
-            error = _message(exc)
+            error = auth.form_message(exc)
         else:
             auth.sign_in(changed)  # this session continues; the others end
             user, done = changed, True
