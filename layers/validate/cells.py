@@ -35,7 +35,12 @@ def _arrow_text(series: pd.Series) -> pa.Array | None:
 
 
 def blank(series: pd.Series) -> pd.Series:
-    """Text with surrounding space removed; empty strings become missing (object dtype)."""
+    """Text with surrounding space removed; empty strings become missing.
+
+    Text columns come back as pandas' Arrow-backed ``str`` dtype (no Python string per
+    cell: a million-row layer keeps its text in Arrow from the file to the store); numbers,
+    dates and mixed Python objects as object dtype with None for missing values.
+    """
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("object").where(series.notna(), None)
     arr = _arrow_text(series)
@@ -45,7 +50,7 @@ def blank(series: pd.Series) -> pd.Series:
         return text.astype("object")
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.is_in(arr, value_set=_EMPTY_ARROW), pa.scalar(None, pa.string()), arr)
-    return pd.Series(arr.to_numpy(zero_copy_only=False), index=series.index, dtype="object")
+    return pd.Series(arr, index=series.index, dtype="str")
 
 
 def to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -103,7 +108,7 @@ def map_vocabulary(series: pd.Series, vocab: dict[str, str]) -> tuple[pd.Series,
     Returns
     -------
     mapped : pandas.Series
-        The vocabulary value per row (object dtype), None where blank or unknown.
+        The vocabulary value per row (``str`` dtype), missing where blank or unknown.
     missing : numpy.ndarray of bool
         True where the cell is blank.
     """
@@ -114,6 +119,9 @@ def map_vocabulary(series: pd.Series, vocab: dict[str, str]) -> tuple[pd.Series,
         None if empty else vocab.get(re.sub(r"[\s_]+", " ", str(c).lower()))
         for c, empty in zip(cleaned, blank_u, strict=True)
     ]
-    mapped = np.array([*mapped_u, None], dtype=object)[codes]
+    # Taken in Arrow: the result is text (``str`` dtype) without a Python string per row.
+    mapped = pa.array([*mapped_u, None], type=pa.string()).take(
+        pa.array(np.where(codes < 0, len(mapped_u), codes))
+    )
     missing = np.array([*blank_u, True], dtype=bool)[codes]
-    return pd.Series(mapped, index=series.index, dtype="object"), missing
+    return pd.Series(mapped, index=series.index, dtype="str"), missing

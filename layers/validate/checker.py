@@ -70,7 +70,7 @@ def check_values(v: RowChecker, found: dict[str, str]) -> None:
                 v.reject(missing, "value_required", source)
             unknown = ~missing & mapped.isna().to_numpy()
             v.reject(unknown, "value_not_allowed", source, raw, allowed=", ".join(col.allowed))
-            v.out[col.name] = mapped.astype("object")
+            v.out[col.name] = mapped
         elif col.dtype in ("int", "float"):
             values, bad = to_number(raw)
             v.reject(bad.to_numpy(), "value_not_number", source, raw)
