@@ -964,8 +964,11 @@ class Reader:
             spec = self.columns[name]
             if "geometry" in spec:
                 crs = spec["geometry"]["crs"]
-                values = gpd.array.from_shapely(
-                    geometries[name], crs=None if crs is None else CRS.from_user_input(crs)
+                # The decoders give shapely geometries or None only, so the array is made
+                # without from_shapely's check of every value.
+                values = gpd.array.GeometryArray(
+                    np.asarray(geometries[name], dtype=object),
+                    crs=None if crs is None else CRS.from_user_input(crs),
                 )
                 data[name] = gpd.GeoSeries(values, index=index, name=name)
             else:
