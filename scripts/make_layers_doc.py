@@ -28,6 +28,11 @@ exported and shown. Codes are text (leading zeros kept). Geometries are stored i
 (a UTM zone for a regency or province, an Indonesia-wide Albers equal-area conic for national
 work; see `layers/crs.py`).
 
+In validated villages, facilities and needs layers, `text` and `category` columns are
+pandas' Arrow-backed `str` dtype (a missing value is `NaN`), so a large layer keeps its
+text in Arrow from the file to the store; `int` columns are nullable `Int64`, `date`
+columns `datetime64[ns]`.
+
 Column names in a file are matched case-insensitively, ignoring spaces, dots and KoboToolbox
 group prefixes (`grup_lokasi/kategori` matches `kategori`). A file's column can also be mapped by
 hand (`--map type=JENIS_SARANA` on the command line). Columns that no schema uses are listed in

@@ -96,7 +96,7 @@ def check_ids(v: RowChecker, found: dict[str, str], prefix: str) -> None:
         return
     ids = v.out.get(id_col)
     if ids is None:
-        ids = pd.Series([None] * len(v.frame), index=v.frame.index, dtype="object")
+        ids = pd.Series([None] * len(v.frame), index=v.frame.index, dtype="str")
     missing = ids.isna().to_numpy() & v.keep
     if missing.any():
         generated = [f"{prefix}{r:07d}" for r in v.rows[missing]]

@@ -120,7 +120,7 @@ def build_points(
     columns: dict[str, object] = {}
     for col in spec.columns:
         if col.name == "kode":
-            columns["kode"] = kode.reset_index(drop=True)
+            columns["kode"] = kode.reset_index(drop=True).astype("str")
         elif col.name == "sector":
             columns["sector"] = v.out["type"].map(FACILITY_TYPES).to_numpy()
         elif col.name in v.out:

@@ -276,3 +276,41 @@ def test_import_places_as_validation_alone_does(tmp_path):
     _same_frame(outcome.result.data, alone.data)
     _same_frame(store.read_dataset("uji", "needs"), alone.data)
     store.close()
+
+
+def test_validated_text_stays_in_arrow_and_comes_back_from_the_store(tmp_path):
+    # Text and vocabulary columns are pandas' Arrow-backed str (no Python string per cell);
+    # blanks, "-" and surrounding spaces are cleaned as before, and the store keeps them.
+    path = tmp_path / "kebutuhan.csv"
+    path.write_text(
+        "need_id,kategori,tingkat,tanggal_lapor,sumber,keterangan,lintang,bujur,kode_desa\n"
+        "K-1, Air Bersih ,3,2024-03-05,musrenbang,  sumur kering ,-2.1,102.3,15.02.01.2001\n"
+        "K-2,gizi,2,05/03/2024,survei,-,-2.2,102.4,15.02.01.2002\n"
+        ",sanitasi,5,2024-01-01,pengaduan,,-2.3,102.5,\n",
+        encoding="utf-8",
+    )
+    result = check_file(path, "needs", today=dt.date(2025, 1, 1))
+    data = result.data
+    for column in ("need_id", "category", "source", "status", "description", "kode"):
+        assert str(data[column].dtype) == "str", column
+    assert data["category"].tolist() == ["water", "nutrition", "sanitation"]
+    assert data["description"].iloc[0] == "sumur kering"
+    assert data["description"].iloc[1:].isna().all()  # "-" and "" are blanks
+    assert data["need_id"].tolist() == ["K-1", "K-2", "N0000004"]  # generated: file row 4
+    assert data["kode"].iloc[:2].tolist() == ["15.02.01.2001", "15.02.01.2002"]
+    assert pd.isna(data["kode"].iloc[2])
+    # without an id column every id is generated, as text too
+    unnamed = tmp_path / "tanpa_id.csv"
+    unnamed.write_text(path.read_text(encoding="utf-8").replace("need_id,", "kolom_lain,", 1))
+    generated = check_file(unnamed, "needs", today=dt.date(2025, 1, 1)).data["need_id"]
+    assert str(generated.dtype) == "str"
+    assert generated.tolist() == ["N0000002", "N0000003", "N0000004"]
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    store.init()
+    store.create_workspace("uji")
+    assert import_into_store(store, "uji", path, "needs", today=dt.date(2025, 1, 1)).stored
+    back = store.read_dataset("uji", "needs")
+    assert list(back.dtypes) == list(data.dtypes)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(back.drop(columns="geometry")), pd.DataFrame(data.drop(columns="geometry"))
+    )
