@@ -22,7 +22,7 @@ from layers.codes import CodeBridge
 from layers.errors import N_, InputError, Note, NotFoundError
 from layers.gcpause import without_cyclic_gc
 from layers.io import RawLayer, read_layer
-from layers.memory import keeping_memory
+from layers.memory import memory_kept
 from layers.placement import VillageIndex
 from layers.raster import RasterResult, validate_population_raster
 from layers.report import ValidationReport
@@ -99,7 +99,7 @@ def _has_dataset(store: Store, workspace: str, name: str) -> bool:
 
 
 @without_cyclic_gc
-@keeping_memory
+@memory_kept()
 def check_file(
     path: str | os.PathLike | RawLayer,
     kind: str,
@@ -148,7 +148,7 @@ def check_file(
 
 
 @without_cyclic_gc
-@keeping_memory
+@memory_kept()
 def import_into_store(
     store: Store,
     workspace: str,

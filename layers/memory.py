@@ -34,17 +34,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["keeping_memory", "memory_kept"]
-
-T = TypeVar("T")
+__all__ = ["memory_kept"]
 
 # mallopt parameters (glibc malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -102,7 +99,10 @@ def _import_pool() -> pa.MemoryPool:
 
 @contextmanager
 def memory_kept() -> Iterator[None]:
-    """Keep freed memory for reuse inside the ``with`` block (nesting and threads are fine)."""
+    """Keep freed memory for reuse inside the ``with`` block (nesting and threads are fine).
+
+    Also a decorator: ``@memory_kept()`` runs each call of the function inside the block.
+    """
     global _depth, _numpy_advice, _arrow_pool
     with _lock:
         _depth += 1
@@ -128,14 +128,3 @@ def memory_kept() -> Iterator[None]:
                     _LIBC.mallopt(_M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
                     _LIBC.mallopt(_M_TOP_PAD, DEFAULT_TOP_PAD)
                     _LIBC.malloc_trim(0)
-
-
-def keeping_memory(func: Callable[..., T]) -> Callable[..., T]:
-    """Decorate ``func`` to run inside :func:`memory_kept`."""
-
-    @functools.wraps(func)
-    def kept(*args: Any, **kwargs: Any) -> T:
-        with memory_kept():
-            return func(*args, **kwargs)
-
-    return kept

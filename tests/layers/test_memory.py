@@ -22,7 +22,7 @@ def test_settings_change_inside_and_come_back_after_nesting_and_errors():
     advice_before = _numpy_advice()
     seen = {}
 
-    @memory.keeping_memory
+    @memory.memory_kept()
     def failing() -> None:
         seen["advice"] = _numpy_advice()
         seen["pool"] = pa.default_memory_pool().backend_name
@@ -65,7 +65,7 @@ def test_overlapping_blocks_on_threads_restore_once_the_last_ends():
 
 
 def test_decorated_function_keeps_its_result_and_name():
-    @memory.keeping_memory
+    @memory.memory_kept()
     def add(a: int, b: int) -> int:
         """Add."""
         return a + b
