@@ -1081,29 +1081,33 @@ class SQLStore(RecordsMixin, AccountsMixin, AuditMixin, Store):
                     N_("%(workspace)s/%(dataset)s has no geometry; it cannot be read by bbox"),
                     params={"workspace": workspace, "dataset": name},
                 )
-            chunk_rows = conn.execute(
-                sa.select(
-                    chunks_table.c.seq,
-                    chunks_table.c.row_count,
-                    chunks_table.c.minx,
-                    chunks_table.c.miny,
-                    chunks_table.c.maxx,
-                    chunks_table.c.maxy,
-                )
-                .where(chunks_table.c.dataset_id == row.id)
-                .order_by(chunks_table.c.seq)
-            ).all()
-            refs = []
-            first = 0
-            for c in chunk_rows:
-                box = None if c.minx is None else (c.minx, c.miny, c.maxx, c.maxy)
-                refs.append(ChunkRef(c.seq, first, c.row_count, box))
-                first += c.row_count
+            refs = self._chunk_refs(conn, row.id)
             if query_bbox is not None:
                 refs = [
                     r for r in refs if r.bbox is not None and codec.boxes_meet(r.bbox, query_bbox)
                 ]
             return self._read_features(conn, row, reader, refs, query_bbox)
+
+    def _chunk_refs(self, conn: Connection, dataset_id: int) -> list[ChunkRef]:
+        """The chunks of a version in order: their rows and bounding boxes, not their bytes."""
+        refs = []
+        first = 0
+        for c in conn.execute(
+            sa.select(
+                chunks_table.c.seq,
+                chunks_table.c.row_count,
+                chunks_table.c.minx,
+                chunks_table.c.miny,
+                chunks_table.c.maxx,
+                chunks_table.c.maxy,
+            )
+            .where(chunks_table.c.dataset_id == dataset_id)
+            .order_by(chunks_table.c.seq)
+        ):
+            box = None if c.minx is None else (c.minx, c.miny, c.maxx, c.maxy)
+            refs.append(ChunkRef(c.seq, first, c.row_count, box))
+            first += c.row_count
+        return refs
 
     def _fetch_chunks(self, conn: Connection, dataset_id: int, refs: list[ChunkRef]) -> list[bytes]:
         """Return the stored bytes of the chunks ``refs``, in their order."""

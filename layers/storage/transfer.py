@@ -222,44 +222,8 @@ def _chunk_rows(conn: Connection, dataset_id: int) -> Iterator[Any]:
 
 def _read_frame(store: SQLStore, conn: Connection, row: Any, workspace: str) -> Any:
     """Read a whole (non-raster) version through the store's own reader."""
-    from layers.storage.sql import ChunkRef
-
     reader = codec.Reader(json.loads(row.schema_json), ref=f"{workspace}/{row.name}@{row.version}")
-    refs, first = [], 0
-    for c in conn.execute(
-        sa.select(
-            chunks_table.c.seq,
-            chunks_table.c.row_count,
-            chunks_table.c.minx,
-            chunks_table.c.miny,
-            chunks_table.c.maxx,
-            chunks_table.c.maxy,
-        )
-        .where(chunks_table.c.dataset_id == row.id)
-        .order_by(chunks_table.c.seq)
-    ):
-        box = None if c.minx is None else (c.minx, c.miny, c.maxx, c.maxy)
-        refs.append(ChunkRef(c.seq, first, c.row_count, box))
-        first += c.row_count
-    if reader.spatial and store_kind(store) == "postgis" and row.row_count:
-        # A layer whose geometries are all missing (e.g. needs without coordinates) has a
-        # features table of NULLs, which the PostGIS reader cannot aggregate: restore it
-        # from the attribute chunks with the missing geometries given directly.
-        from layers.storage.postgis import features_table
-
-        present = conn.execute(
-            sa.text(f"SELECT count(geom) FROM {features_table(row.id)}")
-        ).scalar()
-        if not present:
-            table = reader.decode(store._fetch_chunks(conn, row.id, refs), with_active=False)
-            missing = np.full(row.row_count, None, dtype=object)
-            frame = reader.restore(
-                table,
-                [(r.first_row, r.row_count) for r in refs],
-                row_count=row.row_count,
-                external=(np.arange(row.row_count, dtype=np.int64), missing),
-            )
-            return _as_stored(frame, reader.schema)
+    refs = store._chunk_refs(conn, row.id)
     return _as_stored(store._read_features(conn, row, reader, refs, None), reader.schema)
 
 

@@ -167,10 +167,6 @@ def _versions(store: Store, workspace: str) -> list:
     return store.list_datasets(workspace, all_versions=True, kinds=DATASET_KINDS)
 
 
-def _kind(store: Store) -> str:
-    return "postgis" if store.engine.dialect.name == "postgresql" else "sqlite"
-
-
 def assert_same_workspace(a: Store, wa: str, b: Store, wb: str) -> None:
     """Compare two workspaces through the public store interface, value by value."""
     one, two = a.get_workspace(wa), b.get_workspace(wb)
@@ -201,20 +197,8 @@ def assert_same_workspace(a: Store, wa: str, b: Store, wb: str) -> None:
         if x.kind == "raster":
             assert a.read_raster(wa, x.name, x.version) == b.read_raster(wb, y.name, y.version)
             continue
-        # The PostGIS store cannot yet read a spatial layer whose geometries are all missing
-        # (needs without coordinates); such a layer is compared without its geometry here,
-        # and through workspace_digest, which decodes it.
-        no_geometry = (
-            x.crs is not None
-            and x.bounds is None
-            and "postgis"
-            in (
-                _kind(a),
-                _kind(b),
-            )
-        )
-        fa = a.read_dataset(wa, x.name, x.version, geometry=not no_geometry)
-        fb = b.read_dataset(wb, y.name, y.version, geometry=not no_geometry)
+        fa = a.read_dataset(wa, x.name, x.version)
+        fb = b.read_dataset(wb, y.name, y.version)
         assert type(fa) is type(fb)
         if isinstance(fa, gpd.GeoDataFrame):
             assert_geodataframe_equal(fa, fb, check_less_precise=False)
