@@ -17,6 +17,14 @@ from layers.report import N_
 bp = Blueprint("auth", __name__)
 
 
+def _confirmed_password(form: Any, field: str = "password") -> str:
+    """The new password of a form, refused when its confirmation differs."""
+    password = form.get(field, "")
+    if password != form.get("confirm", ""):
+        raise InputError(N_("the two passwords differ"), column="confirm")
+    return password
+
+
 def _safe_next(target: str | None) -> str:
     """A redirect target on this site only (never another host)."""
     if not target:
@@ -83,11 +91,10 @@ def setup() -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            if form.get("password", "") != form.get("confirm", ""):
-                raise InputError(N_("the two passwords differ"), column="confirm")
+            password = _confirmed_password(form)
             user = auth.accounts().create_user(
                 form.get("username", "").strip(),
-                form.get("password", ""),
+                password,
                 display_name=form.get("display_name", ""),
                 is_admin=True,
                 only_if_first=True,
@@ -114,12 +121,11 @@ def invite(token: str) -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            if form.get("password", "") != form.get("confirm", ""):
-                raise InputError(N_("the two passwords differ"), column="confirm")
+            password = _confirmed_password(form)
             user = accounts.accept_invite(
                 token,
                 form.get("username", "").strip(),
-                form.get("password", ""),
+                password,
                 display_name=form.get("display_name", ""),
             )
         except (InputError, StoreError) as exc:
@@ -147,10 +153,9 @@ def account() -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            if form.get("new_password", "") != form.get("confirm", ""):
-                raise InputError(N_("the two passwords differ"), column="confirm")
+            password = _confirmed_password(form, "new_password")
             changed = auth.accounts().change_password(
-                user.username, form.get("old_password", ""), form.get("new_password", "")
+                user.username, form.get("old_password", ""), password
             )
         except (InputError, StoreError) as exc:
             error = auth.form_message(exc)
