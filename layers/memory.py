@@ -12,8 +12,8 @@ about 3.0 to 2.75 s (``scripts/bench_import.py``).
 
 Inside :func:`memory_kept` freed memory stays in the process to be reused:
 
-* ``M_MMAP_THRESHOLD`` is raised to 32 MB (glibc's largest), so blocks below it come from
-  the heaps and go back to them;
+* ``M_MMAP_THRESHOLD`` is raised to 32 MB (the most glibc's own dynamic threshold reaches),
+  so blocks below it come from the heaps and go back to them;
 * ``M_TRIM_THRESHOLD`` and ``M_TOP_PAD`` are raised, so the heaps keep their free space;
 * numpy's huge-page advice is off, so only the pages an array touches are zeroed;
 * Arrow allocates from its jemalloc pool (or ``malloc`` where the build has no jemalloc):
@@ -33,7 +33,6 @@ Elsewhere than glibc (macOS, musl) only numpy's advice and Arrow's pool change.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +47,7 @@ _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
-#: Blocks below this many bytes come from malloc's heaps (glibc allows at most 32 MB).
+#: Blocks below this many bytes come from malloc's heaps (the top of glibc's dynamic range).
 MMAP_THRESHOLD = 32 * 1024 * 1024
 #: Free space a heap keeps at its top during an import.
 KEPT_TRIM_THRESHOLD = 1024 * 1024 * 1024
@@ -65,11 +64,9 @@ _arrow_pool: pa.MemoryPool | None = None
 
 
 def _glibc() -> Any | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """The C library's ``mallopt`` and ``malloc_trim`` (glibc only), from the running process."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
         libc.mallopt  # noqa: B018  (present in glibc only)
         libc.malloc_trim  # noqa: B018
     except (OSError, AttributeError):

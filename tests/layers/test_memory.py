@@ -72,3 +72,14 @@ def test_decorated_function_keeps_its_result_and_name():
 
     assert add(2, 3) == 5
     assert add.__name__ == "add"
+
+
+def test_malloc_is_tuned_where_the_c_library_is_glibc():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc's settings are glibc's")
+    # found in the running process: without it the block would leave malloc as it is
+    assert memory._LIBC is not None
+    assert callable(memory._LIBC.mallopt)
+    assert callable(memory._LIBC.malloc_trim)
